@@ -1,0 +1,334 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// -----------------------------------------------------------------------------
+// File: breaker_set.h
+// -----------------------------------------------------------------------------
+//
+// A `circuit::CircuitBreakerSet` keeps one circuit breaker per peer id. It
+// creates a peer's breaker the first time the peer is named, counts that
+// peer's failures in a sliding window, and hands out `Context` guards that
+// admit or reject a call and record its outcome when their scope ends. A
+// peer that keeps failing is rejected until its reset timeout has passed;
+// then a few probe calls decide whether it closes again.
+//
+// Two channels report what happened, and a caller handles both:
+//   - rejection ("not attempted: the circuit is open") is a
+//     `CircuitOpenError` from `context()`, or `kUnavailable` from
+//     `try_context()` and from `call()` of a status-returning function;
+//   - the caller's own failure ("attempted, and it failed") is whatever the
+//     caller's code threw or returned, passed through unchanged.
+//
+// Thread safety: every public member function may be called concurrently.
+// REQUIRES: contexts and handles are destroyed before their set.
+//
+// Example:
+//
+//   circuit::CircuitBreakerSet set;
+//   try {
+//     auto ctx = set.context("10.0.0.7:443");
+//     send_request("10.0.0.7:443");       // a throw here counts as a failure
+//   } catch (const circuit::CircuitOpenError& e) {
+//     // not attempted: e.peer() is open for another e.retry_after()
+//   }
+
+#ifndef CIRCUIT_BREAKER_SET_H_
+#define CIRCUIT_BREAKER_SET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "circuit/context.h"
+#include "circuit/errors.h"
+#include "circuit/listener.h"
+#include "circuit/options.h"
+#include "circuit/state.h"
+
+namespace circuit {
+
+class CircuitBreakerSet;
+
+// PeerSnapshot
+//
+// One peer's breaker, as `CircuitBreakerSet::snapshot()` saw it.
+struct PeerSnapshot {
+  std::string peer;
+  State state = State::kClosed;           // effective state (as state())
+  int failures_in_window = 0;             // counted failures, window rule
+  int consecutive_failures = 0;           // the current run of failures
+  std::uint64_t calls = 0;                // admitted calls with an outcome
+  std::uint64_t successes = 0;
+  std::uint64_t failures = 0;             // counted failures
+  std::uint64_t ignored = 0;
+  std::uint64_t rejections = 0;
+  std::uint64_t trips = 0;                // transitions into kOpen
+  int trips_in_a_row = 0;                 // drives the backoff
+  absl::Time open_until = absl::InfinitePast();  // end of the open period
+  int probes_in_flight = 0;
+};
+
+// PeerHandle
+//
+// A cheap, copyable handle to one peer's breaker that skips the lookup, for
+// pools that hold a connection per peer. The peer is never dropped from the
+// set while a handle to it exists. A default-constructed handle is empty and
+// must not be used.
+// REQUIRES: handles are destroyed before their set.
+class PeerHandle {
+ public:
+  PeerHandle() noexcept = default;
+  PeerHandle(const PeerHandle& other) noexcept;
+  PeerHandle& operator=(const PeerHandle& other) noexcept;
+  PeerHandle(PeerHandle&& other) noexcept;
+  PeerHandle& operator=(PeerHandle&& other) noexcept;
+  ~PeerHandle();
+
+  // As `CircuitBreakerSet::context(peer())`, without the lookup.
+  Context context() const;
+
+  // As `CircuitBreakerSet::try_context(peer())`, without the lookup.
+  absl::StatusOr<Context> try_context() const;
+
+  // As `CircuitBreakerSet::state(peer())`.
+  State state() const;
+
+  // The peer id.
+  std::string_view peer() const noexcept;
+
+  explicit operator bool() const noexcept { return entry_ != nullptr; }
+
+ private:
+  friend class CircuitBreakerSet;
+  PeerHandle(internal::SetCore* core, internal::Entry* entry) noexcept;
+
+  internal::SetCore* core_ = nullptr;
+  internal::Entry* entry_ = nullptr;
+};
+
+// FailsWhen
+//
+// Wraps a predicate over a call's result that says whether the result is a
+// failure (rgunther30's validation_func, resilience4j's result predicate).
+// Make one with `fails_when()` and pass it to `call()`.
+template <class Pred>
+struct FailsWhen {
+  Pred pred;
+};
+
+// fails_when()
+//
+//   set.call(peer, [&] { return http.get(url); },
+//            circuit::fails_when([](const Response& r) { return r.code >= 500; }));
+template <class Pred>
+FailsWhen<std::decay_t<Pred>> fails_when(Pred&& pred) {
+  return {std::forward<Pred>(pred)};
+}
+
+namespace internal {
+template <class T>
+inline constexpr bool kIsFailsWhen = false;
+template <class P>
+inline constexpr bool kIsFailsWhen<FailsWhen<P>> = true;
+}  // namespace internal
+
+// CircuitBreakerSet
+//
+// See the file comment.
+class CircuitBreakerSet {
+ public:
+  // Throws `std::invalid_argument` with `options.validate()`'s message when
+  // the options are bad.
+  explicit CircuitBreakerSet(SetOptions options = {});
+
+  CircuitBreakerSet(const CircuitBreakerSet&) = delete;
+  CircuitBreakerSet& operator=(const CircuitBreakerSet&) = delete;
+
+  ~CircuitBreakerSet();
+
+  // ---------------------------------------------------------------------
+  // Admission
+
+  // CircuitBreakerSet::context()
+  //
+  // Admits a call to `peer` (creating its breaker on first use) and returns
+  // its guard, or throws `CircuitOpenError` when the breaker rejects it.
+  // Throws `std::invalid_argument` when `peer` is empty or longer than
+  // `SetOptions::max_peer_id_bytes`.
+  Context context(std::string_view peer);
+
+  // CircuitBreakerSet::try_context()
+  //
+  // The same decision without exceptions: `kUnavailable` naming the peer
+  // when rejected, `kInvalidArgument` for a bad peer id.
+  absl::StatusOr<Context> try_context(std::string_view peer);
+
+  // CircuitBreakerSet::call()
+  //
+  // Runs `fn()` under a context of `peer` and records its outcome:
+  //   - what `fn` throws is classified by `handle_error()` /
+  //     `ignore_error()` and rethrown unchanged (the same object);
+  //   - an `absl::Status` / `absl::StatusOr<T>` result is classified by
+  //     `SetOptions::failure_codes`, and a rejection is returned as
+  //     `kUnavailable` instead of thrown;
+  //   - any other result is a success (see the `FailsWhen` overloads).
+  // Returns what `fn` returned. Throws `CircuitOpenError` when rejected and
+  // `fn` does not return a status.
+  template <class F>
+  auto call(std::string_view peer, F&& fn);
+
+  // CircuitBreakerSet::call(peer, fn, fallback)
+  //
+  // As `call(peer, fn)`, but when the call is rejected returns `fallback()`
+  // (or `fallback(const CircuitOpenError&)`) instead. The fallback's result
+  // must convert to `fn`'s.
+  template <class F, class Fallback>
+    requires(!internal::kIsFailsWhen<std::decay_t<Fallback>>)
+  auto call(std::string_view peer, F&& fn, Fallback&& fallback);
+
+  // CircuitBreakerSet::call(peer, fn, fails_when(pred) [, fallback])
+  //
+  // As above, but a result `r` for which `pred(r)` is true is recorded as a
+  // failure (and still returned). For status results the predicate replaces
+  // the code classification.
+  template <class F, class Pred>
+  auto call(std::string_view peer, F&& fn, FailsWhen<Pred> fails);
+  template <class F, class Pred, class Fallback>
+  auto call(std::string_view peer, F&& fn, FailsWhen<Pred> fails,
+            Fallback&& fallback);
+
+  // CircuitBreakerSet::handle()
+  //
+  // A handle to `peer`'s breaker (created if needed) that skips the lookup.
+  // Throws `std::invalid_argument` for a bad peer id.
+  PeerHandle handle(std::string_view peer);
+
+  // ---------------------------------------------------------------------
+  // Classification
+
+  // CircuitBreakerSet::handle_error()
+  //
+  // From now on only exceptions of type `E` (or derived from it), plus any
+  // other handled types, count as failures; other exceptions count as
+  // successes. With none registered, every exception counts. Applies to
+  // existing and future peers.
+  template <class E>
+  void handle_error();
+
+  // CircuitBreakerSet::ignore_error()
+  //
+  // Exceptions of type `E` (or derived) are neither success nor failure. Wins
+  // over `handle_error()`.
+  template <class E>
+  void ignore_error();
+
+  // ---------------------------------------------------------------------
+  // Manual control (pybreaker names). Each creates the peer if needed and
+  // throws `std::invalid_argument` for a bad peer id.
+
+  // Opens `peer`'s breaker now, for its current open period.
+  void open(std::string_view peer);
+
+  // Closes `peer`'s breaker and clears its failure history and backoff.
+  // Also ends `force_open()` and `disable()`.
+  void close(std::string_view peer);
+
+  // Moves `peer`'s breaker to half-open with every probe slot free.
+  void half_open(std::string_view peer);
+
+  // Rejects every call to `peer` until `close()` (`State::kForcedOpen`).
+  void force_open(std::string_view peer);
+
+  // Admits every call to `peer` and never trips until `close()`
+  // (`State::kDisabled`).
+  void disable(std::string_view peer);
+
+  // CircuitBreakerSet::configure()
+  //
+  // Gives `peer` its own policy, now and whenever it is created again.
+  // Throws `std::invalid_argument` with `options.validate()`'s message when
+  // the options are bad. The breaker keeps its state; a smaller window
+  // keeps the newest failures.
+  void configure(std::string_view peer, const BreakerOptions& options);
+
+  // ---------------------------------------------------------------------
+  // Observers
+
+  // CircuitBreakerSet::state()
+  //
+  // The effective state now, without admitting anything and without creating
+  // the peer: an unknown peer reads `kClosed`; an open breaker whose reset
+  // timeout has passed reads `kHalfOpen`.
+  // NOTE: the state may have changed by the time you read it.
+  State state(std::string_view peer) const;
+
+  // CircuitBreakerSet::snapshot()
+  //
+  // One peer's counters and state, or `std::nullopt` for an unknown peer;
+  // and every tracked peer's.
+  std::optional<PeerSnapshot> snapshot(std::string_view peer) const;
+  std::vector<PeerSnapshot> snapshot() const;
+
+  // CircuitBreakerSet::size()
+  //
+  // Peers currently tracked.
+  std::size_t size() const;
+
+  // CircuitBreakerSet::sweep()
+  //
+  // Drops the closed peers idle for longer than `SetOptions::idle_timeout`
+  // (also done as new peers arrive, and by `size()` and `snapshot()`).
+  // Returns how many it dropped.
+  std::size_t sweep();
+
+  // CircuitBreakerSet::add_listener()
+  //
+  // Adds a listener for every peer. Not removable; the set keeps it alive.
+  void add_listener(std::shared_ptr<Listener> listener);
+
+  // CircuitBreakerSet::prometheus_text()
+  //
+  // Every tracked peer in the Prometheus text exposition format (version
+  // 0.0.4): `circuit_state` (a gauge per peer and state) and the counters
+  // `circuit_calls_total`, `circuit_failures_total`,
+  // `circuit_rejections_total`, `circuit_trips_total`. `prefix` replaces
+  // "circuit" in the metric names.
+  std::string prometheus_text(std::string_view prefix = "circuit") const;
+
+ private:
+  friend class PeerHandle;
+  struct Admission;
+
+  // Admits or rejects without throwing (the engine under every form); with
+  // `want_status`, a rejection carries its kUnavailable status.
+  Admission admit(std::string_view peer, bool want_status);
+  // Throws std::invalid_argument for a bad peer id, else CircuitOpenError.
+  [[noreturn]] static void throw_rejection(const Admission& a);
+
+  // Classification hooks behind the templates.
+  using Matcher = bool (*)(const std::exception_ptr&);
+  void add_matcher(Matcher m, bool ignore);
+  bool status_is_failure(const absl::Status& s) const noexcept;
+
+  template <class F, class Pred, class Fallback>
+  auto call_impl(std::string_view peer, F&& fn, const Pred* pred,
+                 Fallback* fallback);
+
+  std::unique_ptr<internal::SetCore> core_;
+};
+
+}  // namespace circuit
+
+#include "circuit/internal/call_impl.h"  // IWYU pragma: export
+
+#endif  // CIRCUIT_BREAKER_SET_H_

@@ -1,0 +1,130 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// -----------------------------------------------------------------------------
+// File: context.h
+// -----------------------------------------------------------------------------
+//
+// A `Context` is the RAII guard of one admitted call, returned by
+// `CircuitBreakerSet::context()` / `try_context()` and `PeerHandle`. It
+// records its call's outcome exactly once:
+//
+//   - `succeed()`, `fail()`, `fail(std::exception_ptr)`, `ignore()` and
+//     `settle(absl::Status)` record it at once; later settles are no-ops.
+//   - If nothing settled it, the destructor records a failure when an
+//     exception is escaping the context's scope (`std::uncaught_exceptions()`
+//     rose since the context was made) and a success otherwise.
+//   - A moved-from context records nothing.
+//
+// NOTE: a destructor cannot see the type of an exception that escapes its
+// scope, so an escaping exception always counts as a failure, whatever
+// `handle_error()` / `ignore_error()` say. For typed classification use
+// `CircuitBreakerSet::call()`, or catch inside the scope and settle with
+// `ctx.fail(std::current_exception())` (classified) or `ctx.ignore()`.
+//
+// Thread safety: a context may be moved to another thread and settled there
+// (async completions). One context must not be used by two threads at once.
+// REQUIRES: every context is destroyed before the set that made it.
+//
+// Example:
+//
+//   {
+//     circuit::Context ctx = set.context(peer);  // throws CircuitOpenError
+//     Reply r = client.send(peer, request);      // a throw here = failure
+//     if (r.code == 503) ctx.fail();
+//   }                                            // otherwise: success
+
+#ifndef CIRCUIT_CONTEXT_H_
+#define CIRCUIT_CONTEXT_H_
+
+#include <cstdint>
+#include <exception>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace circuit {
+
+namespace internal {
+struct Entry;
+class SetCore;
+}  // namespace internal
+
+// Context
+//
+// See the file comment.
+class Context {
+ public:
+  Context(Context&& other) noexcept;
+  Context& operator=(Context&& other) noexcept;
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  // Records the outcome if nothing did (see the file comment).
+  ~Context();
+
+  // Context::succeed()
+  //
+  // Records a success.
+  void succeed() noexcept;
+
+  // Context::fail()
+  //
+  // Records a counted failure.
+  void fail() noexcept;
+
+  // Context::fail(std::exception_ptr)
+  //
+  // Records the outcome of the exception `e` as the set classifies it:
+  // ignored types are neither success nor failure, handled types (or every
+  // type, with none registered) are failures, the rest successes.
+  void fail(std::exception_ptr e) noexcept;
+
+  // Context::ignore()
+  //
+  // Records neither success nor failure; a half-open probe slot is given back.
+  void ignore() noexcept;
+
+  // Context::settle()
+  //
+  // Records a success, or a failure when `status`'s code is one of
+  // `SetOptions::failure_codes`.
+  void settle(const absl::Status& status) noexcept;
+
+  // Context::settled()
+  //
+  // Whether the outcome has been recorded (or the context was moved from).
+  bool settled() const noexcept { return entry_ == nullptr; }
+
+  // Context::probe()
+  //
+  // Whether this call holds a half-open probe slot.
+  bool probe() const noexcept { return probe_; }
+
+  // Context::peer()
+  //
+  // The peer id; empty once settled.
+  std::string_view peer() const noexcept;
+
+ private:
+  friend class internal::SetCore;
+
+  Context(internal::SetCore* core, internal::Entry* entry,
+          std::uint64_t generation, std::int64_t start_ns, std::uint32_t epoch,
+          bool probe) noexcept;
+
+  // Records `outcome` (an internal::Outcome) and releases the context.
+  void finish(int outcome) noexcept;
+
+  internal::SetCore* core_ = nullptr;
+  internal::Entry* entry_ = nullptr;  // null once settled or moved from
+  std::uint64_t generation_ = 0;      // the breaker's state when admitted
+  std::int64_t start_ns_ = 0;         // only read by the slow-call rule
+  int uncaught_ = 0;                  // std::uncaught_exceptions() at birth
+  std::uint32_t epoch_ = 0;           // reclamation epoch pinned by this call
+  bool probe_ = false;
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_CONTEXT_H_

@@ -1,0 +1,177 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Template bodies of `CircuitBreakerSet` (circuit/breaker_set.h). Not API:
+// everything under circuit/internal/ may change without notice.
+
+#ifndef CIRCUIT_INTERNAL_CALL_IMPL_H_
+#define CIRCUIT_INTERNAL_CALL_IMPL_H_
+
+#include <exception>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "circuit/breaker_set.h"
+#include "circuit/context.h"
+#include "circuit/errors.h"
+
+namespace circuit {
+namespace internal {
+
+template <class T>
+struct IsStatusOr : std::false_type {};
+template <class T>
+struct IsStatusOr<absl::StatusOr<T>> : std::true_type {};
+
+// Results whose rejection is returned rather than thrown.
+template <class R>
+inline constexpr bool kIsStatusLike =
+    std::is_same_v<R, absl::Status> || IsStatusOr<R>::value;
+
+template <class R>
+const absl::Status& StatusOf(const R& r) {
+  if constexpr (std::is_same_v<R, absl::Status>) {
+    return r;
+  } else {
+    return r.status();
+  }
+}
+
+// "No predicate" / "no fallback" placeholders for call_impl.
+struct NoPredicate {};
+struct NoFallback {};
+
+template <class E>
+bool MatchesType(const std::exception_ptr& e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+template <class Fallback>
+decltype(auto) InvokeFallback(Fallback& fallback, const CircuitOpenError& e) {
+  if constexpr (std::is_invocable_v<Fallback&, const CircuitOpenError&>) {
+    return std::invoke(fallback, e);
+  } else {
+    (void)e;
+    return std::invoke(fallback);
+  }
+}
+
+}  // namespace internal
+
+struct CircuitBreakerSet::Admission {
+  std::optional<Context> context;  // engaged when admitted
+  absl::Status status;  // bad peer id, or the rejection (when asked for)
+  bool bad_peer = false;
+  absl::Duration retry_after = absl::ZeroDuration();
+  std::string_view peer;
+};
+
+template <class E>
+void CircuitBreakerSet::handle_error() {
+  add_matcher(&internal::MatchesType<E>, /*ignore=*/false);
+}
+
+template <class E>
+void CircuitBreakerSet::ignore_error() {
+  add_matcher(&internal::MatchesType<E>, /*ignore=*/true);
+}
+
+template <class F, class Pred, class Fallback>
+auto CircuitBreakerSet::call_impl(std::string_view peer, F&& fn,
+                                  const Pred* pred, Fallback* fallback) {
+  using R = std::invoke_result_t<F&>;
+  constexpr bool kHasFallback = !std::is_same_v<Fallback, internal::NoFallback>;
+  constexpr bool kHasPred = !std::is_same_v<Pred, internal::NoPredicate>;
+
+  Admission a = admit(peer, internal::kIsStatusLike<R> && !kHasFallback);
+  if (!a.context.has_value()) {
+    if constexpr (kHasFallback) {
+      if (!a.bad_peer) {
+        CircuitOpenError e(peer, a.retry_after);
+        if constexpr (std::is_void_v<R>) {
+          internal::InvokeFallback(*fallback, e);
+          return;
+        } else {
+          return static_cast<R>(internal::InvokeFallback(*fallback, e));
+        }
+      }
+    }
+    if constexpr (internal::kIsStatusLike<R>) {
+      return R(std::move(a.status));
+    } else {
+      throw_rejection(a);
+    }
+  }
+  Context& ctx = *a.context;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      std::invoke(fn);
+      ctx.succeed();
+    } else {
+      R result = std::invoke(fn);
+      bool failed;
+      if constexpr (kHasPred) {
+        failed = static_cast<bool>(std::invoke(*pred, std::as_const(result)));
+      } else if constexpr (internal::kIsStatusLike<R>) {
+        failed = status_is_failure(internal::StatusOf(result));
+      } else {
+        failed = false;
+      }
+      if (failed) {
+        ctx.fail();
+      } else {
+        ctx.succeed();
+      }
+      return result;
+    }
+  } catch (...) {
+    ctx.fail(std::current_exception());
+    throw;
+  }
+}
+
+template <class F>
+auto CircuitBreakerSet::call(std::string_view peer, F&& fn) {
+  return call_impl<F, internal::NoPredicate, internal::NoFallback>(
+      peer, std::forward<F>(fn), nullptr, nullptr);
+}
+
+template <class F, class Fallback>
+  requires(!internal::kIsFailsWhen<std::decay_t<Fallback>>)
+auto CircuitBreakerSet::call(std::string_view peer, F&& fn,
+                             Fallback&& fallback) {
+  auto fb = std::forward<Fallback>(fallback);
+  return call_impl<F, internal::NoPredicate, decltype(fb)>(
+      peer, std::forward<F>(fn), nullptr, &fb);
+}
+
+template <class F, class Pred>
+auto CircuitBreakerSet::call(std::string_view peer, F&& fn,
+                             FailsWhen<Pred> fails) {
+  return call_impl<F, Pred, internal::NoFallback>(peer, std::forward<F>(fn),
+                                                  &fails.pred, nullptr);
+}
+
+template <class F, class Pred, class Fallback>
+auto CircuitBreakerSet::call(std::string_view peer, F&& fn,
+                             FailsWhen<Pred> fails, Fallback&& fallback) {
+  auto fb = std::forward<Fallback>(fallback);
+  return call_impl<F, Pred, decltype(fb)>(peer, std::forward<F>(fn),
+                                          &fails.pred, &fb);
+}
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_INTERNAL_CALL_IMPL_H_

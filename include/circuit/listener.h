@@ -1,0 +1,67 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// -----------------------------------------------------------------------------
+// File: listener.h
+// -----------------------------------------------------------------------------
+//
+// A `Listener` hears what happens to every peer of a set: admissions,
+// outcomes, rejections and state changes (pybreaker's listeners).
+//
+// Listeners are called on the thread that caused the event, outside every
+// lock of the library, so they may call back into the set. An exception a
+// listener throws is caught and logged and changes nothing; a listener that
+// blocks delays only the call that triggered it. The peer view is valid only
+// for the duration of the call.
+//
+// Example:
+//
+//   struct TripCounter : circuit::Listener {
+//     void state_change(std::string_view peer, circuit::State from,
+//                       circuit::State to) override {
+//       if (to == circuit::State::kOpen) ++trips;
+//     }
+//     std::atomic<int> trips{0};
+//   };
+//   set.add_listener(std::make_shared<TripCounter>());
+
+#ifndef CIRCUIT_LISTENER_H_
+#define CIRCUIT_LISTENER_H_
+
+#include <string_view>
+
+#include "circuit/state.h"
+
+namespace circuit {
+
+// Listener
+//
+// Base class with no-op virtuals; override what you need.
+class Listener {
+ public:
+  virtual ~Listener() = default;
+
+  // A call to `peer` was admitted (before the caller's code runs).
+  virtual void before_call(std::string_view peer) { (void)peer; }
+
+  // An admitted call to `peer` was recorded as a success.
+  virtual void success(std::string_view peer) { (void)peer; }
+
+  // An admitted call to `peer` was recorded as a counted failure.
+  virtual void failure(std::string_view peer) { (void)peer; }
+
+  // A call to `peer` was rejected.
+  virtual void rejected(std::string_view peer) { (void)peer; }
+
+  // The breaker of `peer` went from `from` to `to`. Called after the outcome
+  // event that caused it.
+  virtual void state_change(std::string_view peer, State from, State to) {
+    (void)peer;
+    (void)from;
+    (void)to;
+  }
+};
+
+}  // namespace circuit
+
+#endif  // CIRCUIT_LISTENER_H_

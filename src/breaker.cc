@@ -1,0 +1,545 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "breaker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <new>
+
+namespace circuit::internal {
+namespace {
+
+constexpr std::int64_t kMaxNs = std::numeric_limits<std::int64_t>::max();
+
+std::int64_t SatAdd(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxNs : -kMaxNs;
+  return r;
+}
+
+std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
+  std::int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+// splitmix64: a well-mixed, deterministic 64-bit hash of (seed, peer, trip).
+std::uint64_t Mix(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
+    const BreakerOptions& options, absl::Duration log_interval,
+    std::uint64_t seed) {
+  if (absl::Status s = options.validate(); !s.ok()) return s;
+  auto p = std::make_unique<Policy>();
+  p->options = options;
+  p->time_unit_ns = absl::ToInt64Nanoseconds(options.time_unit);
+  p->reset_ns = absl::ToInt64Nanoseconds(options.reset_timeout);
+  p->max_reset_ns = absl::ToInt64Nanoseconds(options.max_reset_timeout);
+  p->slow_ns = absl::ToInt64Nanoseconds(options.slow_call_duration);
+  p->bucket_ns = std::max<std::int64_t>(1, p->time_unit_ns / options.window_buckets);
+  p->log_interval_ns = absl::ToInt64Nanoseconds(log_interval);
+  p->seed = seed;
+  p->window_rule = options.max_failures != kUnlimited;
+  p->rate_rules =
+      options.failure_rate_threshold > 0 || options.slow_call_rate_threshold > 0;
+  p->times_calls = p->slow_ns > 0;
+  return p;
+}
+
+// ---------------------------------------------------------------------------
+// FailureRing
+
+Breaker::FailureRing::~FailureRing() {
+  if (cap_ > kInline) delete[] heap_;
+}
+
+void Breaker::FailureRing::Reserve(std::uint32_t capacity) {
+  if (capacity == cap_) return;
+  // Keep the newest failures that still fit.
+  std::uint32_t keep = std::min(count_, capacity);
+  std::int64_t saved[kInline];
+  std::int64_t* fresh = nullptr;
+  std::int64_t* dst = saved;
+  if (capacity > kInline) {
+    fresh = new std::int64_t[capacity];  // may throw: nothing changed yet
+    dst = fresh;
+  }
+  const std::int64_t* src = data();
+  for (std::uint32_t i = 0; i < keep; ++i) {
+    dst[i] = src[(head_ + count_ - keep + i) % cap_];
+  }
+  if (cap_ > kInline) delete[] heap_;
+  cap_ = capacity;
+  if (capacity > kInline) {
+    heap_ = fresh;
+  } else {
+    std::copy(saved, saved + keep, inline_);
+  }
+  head_ = 0;
+  count_ = keep;
+}
+
+bool Breaker::FailureRing::AddAndCheck(std::int64_t t,
+                                       std::int64_t window) noexcept {
+  if (cap_ == 0) return false;
+  std::int64_t* d = data();
+  bool trips = false;
+  if (count_ == cap_) {
+    // `cap_` older failures plus this one: more than max_failures exactly
+    // when the oldest of them is still inside (t - window, t].
+    trips = d[head_] > t - window;
+    d[head_] = t;
+    head_ = (head_ + 1) % cap_;
+  } else {
+    d[(head_ + count_) % cap_] = t;
+    ++count_;
+  }
+  return trips;
+}
+
+int Breaker::FailureRing::CountWithin(std::int64_t now,
+                                      std::int64_t window) const noexcept {
+  const std::int64_t* d = data();
+  int n = 0;
+  for (std::uint32_t i = 0; i < count_; ++i) {
+    std::int64_t t = d[(head_ + i) % cap_];
+    if (t > now - window && t <= now) ++n;
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------
+// Breaker
+
+Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
+    : word_(word::Make(State::kClosed, 0, 0)),
+      policy_(policy),
+      peer_hash_(peer_hash) {}
+
+Breaker::~Breaker() = default;
+
+void Breaker::SetPolicy(const Policy* policy) {
+  SpinLockGuard lock(&mu_);
+  const BreakerOptions& o = policy->options;
+  std::uint32_t cap =
+      policy->window_rule ? static_cast<std::uint32_t>(o.max_failures) : 0;
+  std::unique_ptr<Bucket[]> buckets;
+  if (policy->rate_rules) {
+    buckets.reset(new Bucket[o.window_buckets]);
+    for (int i = 0; i < o.window_buckets; ++i) {
+      buckets[i] = {std::numeric_limits<std::int64_t>::min(), 0, 0, 0};
+    }
+  }
+  ring_.Reserve(cap);  // the last step that may throw
+  buckets_ = std::move(buckets);
+  bucket_count_ = policy->rate_rules ? o.window_buckets : 0;
+  policy_.store(policy, std::memory_order_release);
+}
+
+Decision Breaker::Admit(const Clock& clock) noexcept {
+  std::uint64_t w = word_.load(std::memory_order_acquire);
+  for (;;) {
+    State s = word::StateOf(w);
+    if (s == State::kClosed || s == State::kDisabled) [[likely]] {
+      Decision d;
+      d.admitted = true;
+      d.generation = word::GenerationOf(w);
+      return d;
+    }
+    if (s == State::kForcedOpen) {
+      rejections_.fetch_add(1, std::memory_order_relaxed);
+      Decision d;
+      d.retry_after_ns = kMaxNs;
+      return d;
+    }
+    if (s == State::kOpen) {
+      std::int64_t now = ToNanos(clock.now());
+      std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
+      if (now < until) {
+        rejections_.fetch_add(1, std::memory_order_relaxed);
+        Decision d;
+        d.retry_after_ns = until - now;
+        return d;
+      }
+      // The open period is over: the first caller here becomes a probe.
+      Decision d;
+      {
+        SpinLockGuard lock(&mu_);
+        std::uint64_t current = word_.load(std::memory_order_relaxed);
+        if (current != w) {
+          w = current;
+          continue;
+        }
+        half_open_successes_ = 0;
+        d.transition = SetWordLocked(State::kHalfOpen, 1);
+        DecideLogLocked(d.transition, now, /*manual=*/false);
+        w = word_.load(std::memory_order_relaxed);
+      }
+      d.admitted = true;
+      d.probe = true;
+      d.generation = word::GenerationOf(w);
+      return d;
+    }
+    // Half-open: take a probe slot if one is free.
+    auto max_probes =
+        static_cast<std::uint32_t>(policy()->options.half_open_max_calls);
+    if (word::ProbesOf(w) >= max_probes) {
+      rejections_.fetch_add(1, std::memory_order_relaxed);
+      return Decision{};
+    }
+    if (word_.compare_exchange_weak(w, w + (1ull << word::kProbeShift),
+                                    std::memory_order_acq_rel,
+                                    std::memory_order_acquire)) {
+      Decision d;
+      d.admitted = true;
+      d.probe = true;
+      d.generation = word::GenerationOf(w);
+      return d;
+    }
+  }
+}
+
+Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
+                        std::int64_t start_ns, const Clock& clock) noexcept {
+  const Policy& p = *policy();
+  std::int64_t now = 0;
+  bool have_now = false;
+  bool slow = false;
+  if (p.times_calls && outcome != Outcome::kIgnored) {
+    now = ToNanos(clock.now());
+    have_now = true;
+    slow = now - start_ns > p.slow_ns;
+  }
+  switch (outcome) {
+    case Outcome::kSuccess:
+      successes_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::kFailure:
+      failures_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    case Outcome::kIgnored:
+      ignored_.fetch_add(1, std::memory_order_relaxed);
+      break;
+  }
+  std::uint64_t w = word_.load(std::memory_order_acquire);
+  if (word::GenerationOf(w) != generation) return Settled{.late = true, .transition = {}};
+  State s = word::StateOf(w);
+  if (s == State::kDisabled) return {};
+  if (s == State::kClosed) {
+    // The closed success path: nothing to write unless a run of failures
+    // must be reset or a rate rule counts calls.
+    if (outcome == Outcome::kIgnored) return {};
+    if (outcome == Outcome::kSuccess && !p.rate_rules &&
+        consecutive_.load(std::memory_order_relaxed) == 0) {
+      return {};
+    }
+  }
+  if (!have_now) now = ToNanos(clock.now());
+
+  SpinLockGuard lock(&mu_);
+  w = word_.load(std::memory_order_relaxed);
+  if (word::GenerationOf(w) != generation) return Settled{.late = true, .transition = {}};
+  s = word::StateOf(w);
+  const Policy& q = *policy();  // may have been reconfigured meanwhile
+  Settled r;
+  if (s == State::kClosed) {
+    bool trip = false;
+    if (outcome == Outcome::kSuccess) {
+      consecutive_.store(0, std::memory_order_relaxed);
+    } else {
+      std::int32_t run = consecutive_.load(std::memory_order_relaxed) + 1;
+      consecutive_.store(run, std::memory_order_relaxed);
+      const BreakerOptions& o = q.options;
+      if (o.consecutive_failures > 0 && run >= o.consecutive_failures) trip = true;
+      if (q.window_rule &&
+          (o.max_failures == 0 || ring_.AddAndCheck(now, q.time_unit_ns))) {
+        trip = true;
+      }
+    }
+    if (q.rate_rules &&
+        RecordRateLocked(q, now, outcome == Outcome::kFailure, slow)) {
+      trip = true;
+    }
+    if (trip) {
+      r.transition = TripLocked(now, State::kClosed, true);
+      DecideLogLocked(r.transition, now, /*manual=*/false);
+    }
+    return r;
+  }
+  if (s == State::kHalfOpen && probe) {
+    if (outcome == Outcome::kFailure) {
+      r.transition = TripLocked(now, State::kHalfOpen, true);
+      DecideLogLocked(r.transition, now, /*manual=*/false);
+      return r;
+    }
+    if (outcome == Outcome::kSuccess &&
+        ++half_open_successes_ >= q.options.half_open_successes) {
+      r.transition = CloseLocked(now);
+      return r;
+    }
+    // Give the probe slot back (admissions CAS the word without the lock).
+    std::uint64_t cur = word_.load(std::memory_order_relaxed);
+    while (word::GenerationOf(cur) == generation && word::ProbesOf(cur) > 0 &&
+           !word_.compare_exchange_weak(cur, cur - (1ull << word::kProbeShift),
+                                        std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+    }
+  }
+  return r;
+}
+
+bool Breaker::RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
+                               bool slow) {
+  if (bucket_count_ == 0) return false;
+  const std::int64_t n = bucket_count_;
+  std::int64_t idx = FloorDiv(now, p.bucket_ns);
+  Bucket& b = buckets_[((idx % n) + n) % n];
+  if (b.index != idx) b = {idx, 0, 0, 0};
+  ++b.calls;
+  if (failure) ++b.failures;
+  if (slow) ++b.slow;
+  std::uint64_t calls = 0, failures = 0, slows = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    const Bucket& x = buckets_[i];
+    if (x.index > idx - n && x.index <= idx) {
+      calls += x.calls;
+      failures += x.failures;
+      slows += x.slow;
+    }
+  }
+  const BreakerOptions& o = p.options;
+  if (calls < static_cast<std::uint64_t>(o.minimum_calls)) return false;
+  auto reaches = [calls](std::uint64_t part, double threshold) {
+    return threshold > 0 &&
+           static_cast<double>(part) >= threshold * static_cast<double>(calls);
+  };
+  return reaches(failures, o.failure_rate_threshold) ||
+         reaches(slows, o.slow_call_rate_threshold);
+}
+
+std::int64_t Breaker::OpenPeriodLocked(const Policy& p, int streak) const {
+  const BreakerOptions& o = p.options;
+  double d = static_cast<double>(p.reset_ns);
+  if (o.backoff_multiplier > 1 && streak > 1) {
+    d *= std::pow(o.backoff_multiplier, streak - 1);
+  }
+  d = std::min(d, static_cast<double>(p.max_reset_ns));
+  if (o.jitter > 0) {
+    std::uint64_t h = Mix(p.seed ^ Mix(peer_hash_ ^ trips_.load(std::memory_order_relaxed)));
+    double u = static_cast<double>(h >> 11) * 0x1.0p-53;  // [0, 1)
+    d *= 1 + o.jitter * (2 * u - 1);
+  }
+  if (!(d < 9.2e18)) return kMaxNs;
+  return std::max<std::int64_t>(0, static_cast<std::int64_t>(d));
+}
+
+Transition Breaker::SetWordLocked(State to, std::uint32_t probes) {
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  Transition t;
+  t.from = word::StateOf(w);
+  t.to = to;
+  t.happened = t.from != to;
+  // A plain store: a probe admission racing with it CASes against the old
+  // word and fails, or succeeded under the old generation and is now late.
+  word_.store(word::Make(to, probes, word::GenerationOf(w) + 1),
+              std::memory_order_release);
+  return t;
+}
+
+Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
+  const Policy& p = *policy();
+  if (from == State::kClosed && streak_ > 0 && p.time_unit_ns > 0) {
+    // Trips in a row decay by one per full time_unit spent closed.
+    std::int64_t closed_for = now - closed_since_ns_;
+    if (closed_for > 0) {
+      std::int64_t decay = closed_for / p.time_unit_ns;
+      streak_ = static_cast<std::int32_t>(
+          std::max<std::int64_t>(0, streak_ - std::min<std::int64_t>(decay, streak_)));
+    }
+  }
+  if (grow_streak) {
+    streak_ = std::min(streak_ + 1, 1 << 20);
+  } else {
+    streak_ = std::max(streak_, 1);
+  }
+  std::int64_t period = OpenPeriodLocked(p, streak_);
+  open_until_ns_.store(SatAdd(now, period), std::memory_order_relaxed);
+  Transition t = SetWordLocked(State::kOpen, 0);
+  t.open_for_ns = period;
+  trips_.fetch_add(1, std::memory_order_relaxed);
+  half_open_successes_ = 0;
+  return t;
+}
+
+void Breaker::ClearHistoryLocked() {
+  ring_.Clear();
+  consecutive_.store(0, std::memory_order_relaxed);
+  half_open_successes_ = 0;
+  for (std::uint32_t i = 0; i < bucket_count_; ++i) {
+    buckets_[i] = {std::numeric_limits<std::int64_t>::min(), 0, 0, 0};
+  }
+}
+
+Transition Breaker::CloseLocked(std::int64_t now) {
+  ClearHistoryLocked();
+  closed_since_ns_ = now;
+  Transition t = SetWordLocked(State::kClosed, 0);
+  DecideLogLocked(t, now, /*manual=*/false);
+  return t;
+}
+
+void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
+  if (!t.happened) return;
+  const Policy& p = *policy();
+  if (manual || p.log_interval_ns <= 0) {
+    t.log = true;
+  } else if (t.to == State::kOpen) {
+    // One trip line per log_interval per peer; a flapping peer's extra
+    // cycles are counted and reported on its next logged trip.
+    t.log = !logged_a_trip_ || now - last_logged_trip_ns_ >= p.log_interval_ns;
+    if (t.log) {
+      last_logged_trip_ns_ = now;
+      logged_a_trip_ = true;
+    }
+    cycle_logged_ = t.log;
+  } else {
+    t.log = cycle_logged_;
+  }
+  if (t.log) {
+    t.suppressed = suppressed_;
+    suppressed_ = 0;
+  } else {
+    ++suppressed_;
+  }
+}
+
+Transition Breaker::Open(const Clock& clock) noexcept {
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  State from = word::StateOf(word_.load(std::memory_order_relaxed));
+  Transition t = TripLocked(now, from, /*grow_streak=*/false);
+  if (!t.happened) trips_.fetch_sub(1, std::memory_order_relaxed);
+  DecideLogLocked(t, now, /*manual=*/true);
+  return t;
+}
+
+Transition Breaker::Close(const Clock& clock) noexcept {
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  ClearHistoryLocked();
+  streak_ = 0;
+  closed_since_ns_ = now;
+  Transition t = SetWordLocked(State::kClosed, 0);
+  DecideLogLocked(t, now, /*manual=*/true);
+  return t;
+}
+
+Transition Breaker::HalfOpen() noexcept {
+  SpinLockGuard lock(&mu_);
+  half_open_successes_ = 0;
+  Transition t = SetWordLocked(State::kHalfOpen, 0);
+  DecideLogLocked(t, 0, /*manual=*/true);
+  return t;
+}
+
+Transition Breaker::ForceOpen() noexcept {
+  SpinLockGuard lock(&mu_);
+  Transition t = SetWordLocked(State::kForcedOpen, 0);
+  DecideLogLocked(t, 0, /*manual=*/true);
+  return t;
+}
+
+Transition Breaker::Disable() noexcept {
+  SpinLockGuard lock(&mu_);
+  Transition t = SetWordLocked(State::kDisabled, 0);
+  DecideLogLocked(t, 0, /*manual=*/true);
+  return t;
+}
+
+Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
+                                const Clock& clock) noexcept {
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  State s = word::StateOf(word_.load(std::memory_order_relaxed));
+  // Manual states are local decisions; the fleet does not override them.
+  if (s == State::kForcedOpen || s == State::kDisabled) return {};
+  Transition t;
+  switch (state) {
+    case State::kOpen:
+    case State::kForcedOpen: {
+      std::int64_t until = SatAdd(now, std::max<std::int64_t>(0, remaining_ns));
+      if (s == State::kOpen) {
+        // Already open: only ever extend, never shorten, the open period.
+        if (until > open_until_ns_.load(std::memory_order_relaxed)) {
+          open_until_ns_.store(until, std::memory_order_relaxed);
+        }
+        return {};
+      }
+      open_until_ns_.store(until, std::memory_order_relaxed);
+      streak_ = std::max(streak_, 1);
+      t = SetWordLocked(State::kOpen, 0);
+      t.open_for_ns = until - now;
+      trips_.fetch_add(1, std::memory_order_relaxed);
+      break;
+    }
+    case State::kClosed:
+      if (s == State::kClosed) return {};
+      ClearHistoryLocked();
+      closed_since_ns_ = now;
+      t = SetWordLocked(State::kClosed, 0);
+      break;
+    default:
+      return {};  // half-open is decided locally, by probes
+  }
+  DecideLogLocked(t, now, /*manual=*/false);
+  return t;
+}
+
+State Breaker::EffectiveState(const Clock& clock) const noexcept {
+  State s = word::StateOf(word_.load(std::memory_order_acquire));
+  if (s == State::kOpen &&
+      ToNanos(clock.now()) >= open_until_ns_.load(std::memory_order_acquire)) {
+    return State::kHalfOpen;
+  }
+  return s;
+}
+
+bool Breaker::IsClosed() const noexcept {
+  return word::StateOf(word_.load(std::memory_order_acquire)) == State::kClosed;
+}
+
+BreakerView Breaker::View(const Clock& clock) const noexcept {
+  BreakerView v;
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  std::uint64_t w = word_.load(std::memory_order_acquire);
+  v.state = word::StateOf(w);
+  std::int64_t until = open_until_ns_.load(std::memory_order_relaxed);
+  if (v.state == State::kOpen) {
+    v.open_until_set = true;
+    v.open_until_ns = until;
+    if (now >= until) v.state = State::kHalfOpen;
+  }
+  const Policy& p = *policy();
+  v.failures_in_window = ring_.CountWithin(now, p.time_unit_ns);
+  v.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
+  v.successes = successes_.load(std::memory_order_relaxed);
+  v.failures = failures_.load(std::memory_order_relaxed);
+  v.ignored = ignored_.load(std::memory_order_relaxed);
+  v.rejections = rejections_.load(std::memory_order_relaxed);
+  v.trips = trips_.load(std::memory_order_relaxed);
+  v.trips_in_a_row = streak_;
+  v.probes_in_flight = static_cast<int>(word::ProbesOf(w));
+  return v;
+}
+
+}  // namespace circuit::internal

@@ -1,0 +1,271 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// One peer's breaker: the state machine of DESIGN.md section 2 and 2.1.
+//
+// It knows no map, no logging, no listeners and no store: (state, event,
+// clock) in, decision and transition out, so tests drive it without threads
+// or a set.
+//
+// The state lives in one packed atomic word (state, probes in flight,
+// generation). Admission while closed is a single acquire load of it, and a
+// closed-state success with only the window rule on writes nothing but the
+// success counter. Everything else (failures, transitions, probe outcomes)
+// runs under the breaker's own 4-byte lock. The generation changes on every
+// transition; an outcome carries the generation it was admitted under, and
+// one from an earlier generation is "late": it is counted but does not move
+// the state machine.
+
+#ifndef CIRCUIT_SRC_BREAKER_H_
+#define CIRCUIT_SRC_BREAKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "circuit/clock.h"
+#include "circuit/options.h"
+#include "circuit/state.h"
+#include "sync.h"
+
+namespace circuit::internal {
+
+enum class Outcome : int { kSuccess = 0, kFailure = 1, kIgnored = 2 };
+
+// Policy
+//
+// Validated options plus what the breaker derives from them. Immutable;
+// shared by every breaker that uses it.
+struct Policy {
+  BreakerOptions options;
+  std::int64_t time_unit_ns = 0;
+  std::int64_t reset_ns = 0;
+  std::int64_t max_reset_ns = 0;     // INT64_MAX: no cap
+  std::int64_t slow_ns = 0;          // 0: no slow-call rule
+  std::int64_t bucket_ns = 0;        // width of one rate bucket
+  std::int64_t log_interval_ns = 0;  // set-level: trip log coalescing
+  std::uint64_t seed = 0;            // set-level: jitter
+  bool window_rule = false;
+  bool rate_rules = false;  // failure rate or slow-call rate
+  bool times_calls = false; // slow-call rule on: admissions read the clock
+
+  // Policy::Make()
+  //
+  // `kInvalidArgument` when `options` do not validate.
+  static absl::StatusOr<std::unique_ptr<Policy>> Make(
+      const BreakerOptions& options, absl::Duration log_interval,
+      std::uint64_t seed);
+};
+
+// Transition
+//
+// What a call into the breaker changed, for the events layer.
+struct Transition {
+  bool happened = false;
+  State from = State::kClosed;
+  State to = State::kClosed;
+  std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
+  bool log = true;               // false: coalesced away (a flapping peer)
+  std::uint32_t suppressed = 0;  // transitions not logged since the last log
+};
+
+// Decision
+//
+// The answer to an admission.
+struct Decision {
+  bool admitted = false;
+  bool probe = false;
+  std::uint64_t generation = 0;
+  std::int64_t retry_after_ns = 0;  // when rejected; INT64_MAX: forced open
+  Transition transition;            // open -> half-open on the first probe
+};
+
+// Settled
+//
+// The result of recording an outcome.
+struct Settled {
+  bool late = false;  // admitted under an earlier generation
+  Transition transition;
+};
+
+// Counters and state for snapshots.
+struct BreakerView {
+  State state = State::kClosed;
+  int failures_in_window = 0;
+  int consecutive_failures = 0;
+  std::uint64_t successes = 0, failures = 0, ignored = 0, rejections = 0,
+                trips = 0;
+  int trips_in_a_row = 0;
+  std::int64_t open_until_ns = 0;
+  bool open_until_set = false;
+  int probes_in_flight = 0;
+};
+
+class Breaker {
+ public:
+  // `policy` must outlive the breaker (or be replaced through SetPolicy).
+  // `peer_hash` spreads the jitter of different peers.
+  Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept;
+  ~Breaker();
+  Breaker(const Breaker&) = delete;
+  Breaker& operator=(const Breaker&) = delete;
+
+  // Breaker::Admit()
+  //
+  // Admits or rejects a call. Reads `clock` only when not closed.
+  Decision Admit(const Clock& clock) noexcept;
+
+  // Breaker::Settle()
+  //
+  // Records the outcome of a call admitted under `generation`. `start_ns` is
+  // read only by the slow-call rule.
+  Settled Settle(std::uint64_t generation, bool probe, Outcome outcome,
+                 std::int64_t start_ns, const Clock& clock) noexcept;
+
+  // Manual control. Each returns the transition it made (if any).
+  Transition Open(const Clock& clock) noexcept;
+  Transition Close(const Clock& clock) noexcept;
+  Transition HalfOpen() noexcept;
+  Transition ForceOpen() noexcept;
+  Transition Disable() noexcept;
+
+  // Breaker::ApplyRemote()
+  //
+  // The fleet's decision from a shared store (see state_store.h).
+  Transition ApplyRemote(State state, std::int64_t remaining_ns,
+                         const Clock& clock) noexcept;
+
+  // Breaker::SetPolicy()
+  //
+  // Switches to `policy`, resizing the failure history (keeps the newest).
+  // May throw std::bad_alloc, in which case nothing changed.
+  void SetPolicy(const Policy* policy);
+
+  // Counts a rejection.
+  void CountRejection() noexcept {
+    rejections_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Breaker::EffectiveState()
+  //
+  // As DESIGN.md's `state()`: open past its timeout reads half-open.
+  State EffectiveState(const Clock& clock) const noexcept;
+
+  // Whether the breaker is closed (the only state idle eviction may drop).
+  bool IsClosed() const noexcept;
+
+  BreakerView View(const Clock& clock) const noexcept;
+
+  const Policy* policy() const noexcept {
+    return policy_.load(std::memory_order_acquire);
+  }
+
+  // Whether admissions need the clock to time the call.
+  bool TimesCalls() const noexcept { return policy()->times_calls; }
+
+ private:
+  // Ring of the newest counted failure times, exact for the window rule.
+  class FailureRing {
+   public:
+    ~FailureRing();
+    // Capacity for `max_failures` (0 when the window rule is off).
+    void Reserve(std::uint32_t capacity);  // may throw, then unchanged
+    // Adds a failure at `t`; returns whether more than `capacity` failures
+    // now fall within (t - window, t].
+    bool AddAndCheck(std::int64_t t, std::int64_t window) noexcept;
+    int CountWithin(std::int64_t now, std::int64_t window) const noexcept;
+    void Clear() noexcept { head_ = count_ = 0; }
+
+   private:
+    std::int64_t* data() noexcept { return cap_ <= kInline ? inline_ : heap_; }
+    const std::int64_t* data() const noexcept {
+      return cap_ <= kInline ? inline_ : heap_;
+    }
+    static constexpr std::uint32_t kInline = 3;
+    union {
+      std::int64_t inline_[kInline];
+      std::int64_t* heap_;
+    };
+    std::uint32_t cap_ = 0;
+    std::uint32_t head_ = 0;
+    std::uint32_t count_ = 0;
+  };
+
+  // Rate buckets for the failure-rate and slow-call rules.
+  struct Bucket {
+    std::int64_t index;
+    std::uint32_t calls, failures, slow;
+  };
+
+  Transition TripLocked(std::int64_t now, State from, bool grow_streak)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Transition CloseLocked(std::int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  Transition SetWordLocked(State to, std::uint32_t probes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the rate rules fire after recording an outcome at `now`.
+  bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
+                        bool slow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ClearHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DecideLogLocked(Transition& t, std::int64_t now, bool manual)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // ---- Read on the hot path (kept first: one cache line with the key).
+  std::atomic<std::uint64_t> word_;
+  std::atomic<const Policy*> policy_;
+
+  // ---- Counters (atomic: read by snapshots without the lock).
+  std::atomic<std::uint64_t> successes_{0};  // closed-path writer: Settle
+  std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> ignored_{0};
+  std::atomic<std::uint64_t> rejections_{0};
+  std::atomic<std::uint32_t> trips_{0};
+  std::atomic<std::int32_t> consecutive_{0};  // read lock-free by successes
+  std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
+
+  // ---- Protected by mu_.
+  mutable SpinLock mu_;
+  std::int32_t half_open_successes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::int32_t streak_ ABSL_GUARDED_BY(mu_) = 0;  // trips in a row
+  std::uint32_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
+  bool cycle_logged_ ABSL_GUARDED_BY(mu_) = true;
+  std::int64_t closed_since_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  std::int64_t last_logged_trip_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  bool logged_a_trip_ ABSL_GUARDED_BY(mu_) = false;
+  std::uint64_t peer_hash_;  // constant
+  FailureRing ring_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
+  std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// The packed state word: [0,3) state, [3,19) probes in flight, [19,64)
+// generation.
+namespace word {
+inline constexpr std::uint64_t kStateMask = 0x7;
+inline constexpr int kProbeShift = 3;
+inline constexpr std::uint64_t kProbeMask = 0xFFFFull << kProbeShift;
+inline constexpr int kGenShift = 19;
+
+inline State StateOf(std::uint64_t w) {
+  return static_cast<State>(w & kStateMask);
+}
+inline std::uint32_t ProbesOf(std::uint64_t w) {
+  return static_cast<std::uint32_t>((w & kProbeMask) >> kProbeShift);
+}
+inline std::uint64_t GenerationOf(std::uint64_t w) { return w >> kGenShift; }
+inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
+  return static_cast<std::uint64_t>(s) |
+         (static_cast<std::uint64_t>(probes) << kProbeShift) |
+         (gen << kGenShift);
+}
+}  // namespace word
+
+// Time as int64 nanoseconds, the breaker's unit.
+inline std::int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }
+inline absl::Time FromNanos(std::int64_t ns) { return absl::FromUnixNanos(ns); }
+
+}  // namespace circuit::internal
+
+#endif  // CIRCUIT_SRC_BREAKER_H_

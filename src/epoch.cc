@@ -1,0 +1,214 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "epoch.h"
+
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "sync.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define CIRCUIT_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CIRCUIT_TSAN 1
+#endif
+#endif
+
+namespace circuit::internal {
+namespace {
+
+bool RegisterMembarrier() {
+#if defined(CIRCUIT_TSAN)
+  return false;  // TSan cannot see membarrier; use fences it understands
+#else
+  long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+  if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
+  return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
+                 0) == 0;
+#endif
+}
+
+// Dynamic initialisation: a Pin() that runs before it (another static
+// initialiser) sees false and takes the full fence, which is always safe.
+const bool kUseMembarrier = RegisterMembarrier();
+
+std::atomic<std::uint64_t> g_epoch{0};
+std::atomic<ThreadRecord*> g_records{nullptr};
+
+struct Retired {
+  void* p;
+  void (*deleter)(void*);
+};
+
+struct Domain {
+  Mutex mu;
+  std::vector<Retired> current ABSL_GUARDED_BY(mu);
+  std::vector<Retired> draining ABSL_GUARDED_BY(mu);
+  std::uint32_t draining_parity ABSL_GUARDED_BY(mu) = 0;
+};
+
+Domain& TheDomain() {
+  static Domain* d = new Domain;  // never destroyed: threads may outlive main
+  return *d;
+}
+
+// The reader-side half of the pin/unlink handshake.
+inline void ReaderBarrier() noexcept {
+  if (kUseMembarrier) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+}
+
+// The reclaimer-side half: after it, every pin stored before a reader's
+// subsequent loads is visible here.
+void ReclaimerBarrier() {
+  if (kUseMembarrier &&
+      syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
+    return;
+  }
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+bool Drained(std::uint32_t parity) {
+  // Unpins first: a pin is always stored before its unpin (the context moved
+  // between threads with a happens-before edge), so this order can only
+  // over-count what is outstanding, never miss it.
+  std::uint64_t unpins = 0, pins = 0;
+  ThreadRecord* head = g_records.load(std::memory_order_acquire);
+  for (ThreadRecord* r = head; r != nullptr; r = r->next) {
+    unpins += r->unpins[parity].load(std::memory_order_acquire);
+  }
+  for (ThreadRecord* r = head; r != nullptr; r = r->next) {
+    pins += r->pins[parity].load(std::memory_order_acquire);
+  }
+  return pins == unpins;
+}
+
+void Free(std::vector<Retired>& list) {
+  for (const Retired& r : list) r.deleter(r.p);
+  list.clear();
+}
+
+// Returns whether anything is still pending.
+bool TryReclaimLocked(Domain& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu) {
+  if (!d.draining.empty()) {
+    if (!Drained(d.draining_parity)) return true;
+    Free(d.draining);
+  }
+  if (d.current.empty()) return false;
+  std::uint64_t old = g_epoch.fetch_add(1, std::memory_order_seq_cst);
+  ReclaimerBarrier();
+  std::swap(d.draining, d.current);
+  d.draining_parity = static_cast<std::uint32_t>(old & 1);
+  // Short-lived pins are usually gone already: try once more at once.
+  if (Drained(d.draining_parity)) Free(d.draining);
+  return !d.draining.empty();
+}
+
+// Gives the record back when its thread exits; counts stay, since only the
+// sums over all records matter.
+struct RecordReleaser {
+  ThreadRecord* record = nullptr;
+  ~RecordReleaser() {
+    if (record != nullptr) record->in_use.store(false, std::memory_order_release);
+  }
+};
+
+thread_local ThreadRecord* tl_record = nullptr;
+thread_local RecordReleaser tl_releaser;
+
+ThreadRecord* Register() {
+  for (ThreadRecord* r = g_records.load(std::memory_order_acquire); r != nullptr;
+       r = r->next) {
+    bool expected = false;
+    if (!r->in_use.load(std::memory_order_relaxed) &&
+        r->in_use.compare_exchange_strong(expected, true,
+                                          std::memory_order_acquire)) {
+      return r;
+    }
+  }
+  auto* r = new ThreadRecord;
+  r->in_use.store(true, std::memory_order_relaxed);
+  ThreadRecord* head = g_records.load(std::memory_order_relaxed);
+  do {
+    r->next = head;
+  } while (!g_records.compare_exchange_weak(head, r, std::memory_order_release,
+                                            std::memory_order_relaxed));
+  return r;
+}
+
+}  // namespace
+
+ThreadRecord* Epoch::Record() noexcept {
+  ThreadRecord* r = tl_record;
+  if (r == nullptr) [[unlikely]] {
+    r = Register();
+    tl_record = r;
+    tl_releaser.record = r;
+  }
+  return r;
+}
+
+std::uint32_t Epoch::Pin() noexcept {
+  ThreadRecord* r = Record();
+  auto parity =
+      static_cast<std::uint32_t>(g_epoch.load(std::memory_order_acquire) & 1);
+#if defined(CIRCUIT_TSAN)
+  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
+#else
+  // Only this thread writes its record: a load and a store, no RMW.
+  r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  ReaderBarrier();
+#endif
+  return parity;
+}
+
+void Epoch::Unpin(std::uint32_t token) noexcept {
+  ThreadRecord* r = Record();
+  // Release: everything this context did to the objects it pinned happens
+  // before the reclaimer, which loads this with acquire, frees them.
+  r->unpins[token].store(r->unpins[token].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_release);
+}
+
+void Epoch::Retire(void* p, void (*deleter)(void*)) {
+  Domain& d = TheDomain();
+  MutexLock lock(&d.mu);
+  d.current.push_back({p, deleter});
+  if (d.current.size() >= 64) TryReclaimLocked(d);
+}
+
+void Epoch::TryReclaim() {
+  Domain& d = TheDomain();
+  MutexLock lock(&d.mu);
+  TryReclaimLocked(d);
+}
+
+void Epoch::Barrier() {
+  Domain& d = TheDomain();
+  for (;;) {
+    {
+      MutexLock lock(&d.mu);
+      if (!TryReclaimLocked(d) && d.current.empty()) return;
+    }
+    std::this_thread::yield();
+  }
+}
+
+std::size_t Epoch::Pending() {
+  Domain& d = TheDomain();
+  MutexLock lock(&d.mu);
+  return d.current.size() + d.draining.size();
+}
+
+}  // namespace circuit::internal

@@ -1,0 +1,92 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Epoch-based memory reclamation, process-wide.
+//
+// Readers of the peer table never take a lock and never write a shared
+// cache line, so an entry (or a replaced table, policy, or listener list)
+// cannot be freed the moment it is unlinked: a reader may still hold it.
+// Every context pins the current epoch for its lifetime; unlinked objects
+// are retired and freed once every pin taken before their unlinking is gone.
+//
+// A pin is two owner-only counter writes on the calling thread's record (no
+// read-modify-write, no shared line). Ordering the reader's "pin, then look
+// up" against the reclaimer's "unlink, then count pins" needs a store-load
+// barrier on one side; the reclaimer pays it for both with membarrier(2)
+// (MEMBARRIER_CMD_PRIVATE_EXPEDITED) when the kernel has it, so readers need
+// only a compiler barrier. Without it, and under ThreadSanitizer, readers use
+// a full fence.
+//
+// Pins and unpins are counted per (thread, parity of the epoch); a context
+// may be unpinned on another thread than it was pinned on (async
+// completions), since only the sums matter.
+
+#ifndef CIRCUIT_SRC_EPOCH_H_
+#define CIRCUIT_SRC_EPOCH_H_
+
+#include <atomic>
+#include <cstdint>
+
+namespace circuit::internal {
+
+struct alignas(64) ThreadRecord {
+  std::atomic<std::uint64_t> pins[2] = {0, 0};
+  std::atomic<std::uint64_t> unpins[2] = {0, 0};
+  std::atomic<bool> in_use{false};
+  ThreadRecord* next = nullptr;  // immutable once published
+};
+
+class Epoch {
+ public:
+  // Epoch::Pin()
+  //
+  // Pins the current epoch; returns the token that `Unpin` takes. Everything
+  // the caller loads after this stays allocated until the matching Unpin.
+  static std::uint32_t Pin() noexcept;
+
+  // Epoch::Unpin()
+  //
+  // Releases a pin; may run on any thread.
+  static void Unpin(std::uint32_t token) noexcept;
+
+  // Epoch::Retire()
+  //
+  // `deleter(p)` runs once no pin taken before this call remains. The caller
+  // must already have made `p` unreachable for new readers.
+  static void Retire(void* p, void (*deleter)(void*));
+
+  // Epoch::TryReclaim()
+  //
+  // Frees what can be freed now, without waiting.
+  static void TryReclaim();
+
+  // Epoch::Barrier()
+  //
+  // Waits until everything retired so far has been freed. Blocks while any
+  // older pin is held; for tests and shutdown.
+  static void Barrier();
+
+  // Epoch::Pending()
+  //
+  // Objects retired and not yet freed (tests).
+  static std::size_t Pending();
+
+ private:
+  static ThreadRecord* Record() noexcept;
+};
+
+// Pins for the lifetime of a scope.
+class EpochGuard {
+ public:
+  EpochGuard() noexcept : token_(Epoch::Pin()) {}
+  ~EpochGuard() { Epoch::Unpin(token_); }
+  EpochGuard(const EpochGuard&) = delete;
+  EpochGuard& operator=(const EpochGuard&) = delete;
+
+ private:
+  std::uint32_t token_;
+};
+
+}  // namespace circuit::internal
+
+#endif  // CIRCUIT_SRC_EPOCH_H_

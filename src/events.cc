@@ -1,0 +1,127 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "events.h"
+
+#include <exception>
+#include <string>
+#include <utility>
+
+#include "absl/time/time.h"
+#include "epoch.h"
+#include "spdlog/spdlog.h"
+
+namespace circuit::internal {
+namespace {
+
+std::string DurationText(std::int64_t ns) {
+  return absl::FormatDuration(absl::Nanoseconds(ns));
+}
+
+}  // namespace
+
+Events::Events(std::shared_ptr<spdlog::logger> logger)
+    : logger_(std::move(logger)) {}
+
+Events::~Events() {
+  // No reader remains (contexts die before their set).
+  const List* l = list_.load(std::memory_order_acquire);
+  delete l;
+}
+
+void Events::AddListener(std::shared_ptr<Listener> listener) {
+  if (listener == nullptr) return;
+  MutexLock lock(&mu_);
+  const List* old = list_.load(std::memory_order_acquire);
+  auto fresh = std::make_unique<List>();
+  if (old != nullptr) fresh->items = old->items;
+  fresh->items.push_back(std::move(listener));
+  list_.store(fresh.release(), std::memory_order_release);
+  if (old != nullptr) Epoch::Retire(const_cast<List*>(old), &DeleteList);
+}
+
+void Events::DeleteList(void* p) noexcept { delete static_cast<const List*>(p); }
+
+template <class F>
+void Events::Dispatch(const char* event, std::string_view peer, F&& f) noexcept {
+  const List* l = list_.load(std::memory_order_acquire);
+  if (l == nullptr) [[likely]] return;
+  for (const std::shared_ptr<Listener>& listener : l->items) {
+    try {
+      f(*listener);
+    } catch (const std::exception& e) {
+      ListenerThrew(event, peer, e.what());
+    } catch (...) {
+      ListenerThrew(event, peer, "a non-standard exception");
+    }
+  }
+}
+
+void Events::ListenerThrew(const char* event, std::string_view peer,
+                           const char* what) noexcept {
+  std::uint64_t n = listener_errors_.fetch_add(1, std::memory_order_relaxed);
+  if (logger_ == nullptr || n % 1000 != 0) return;
+  try {
+    logger_->error(
+        "circuit: a listener threw from {}({}): {} (ignored; {} listener "
+        "errors so far)",
+        event, peer, what, n + 1);
+  } catch (...) {
+  }
+}
+
+void Events::BeforeCall(std::string_view peer) noexcept {
+  Dispatch("before_call", peer, [&](Listener& l) { l.before_call(peer); });
+}
+void Events::Success(std::string_view peer) noexcept {
+  Dispatch("success", peer, [&](Listener& l) { l.success(peer); });
+}
+void Events::Failure(std::string_view peer) noexcept {
+  Dispatch("failure", peer, [&](Listener& l) { l.failure(peer); });
+}
+void Events::Rejected(std::string_view peer) noexcept {
+  Dispatch("rejected", peer, [&](Listener& l) { l.rejected(peer); });
+}
+
+void Events::StateChange(std::string_view peer, const Transition& t) noexcept {
+  if (!t.happened) return;
+  if (logger_ != nullptr && t.log) {
+    try {
+      std::string suppressed;
+      if (t.suppressed > 0) {
+        suppressed = " (" + std::to_string(t.suppressed) +
+                     " earlier transitions of this peer not logged: flapping)";
+      }
+      if (t.to == State::kOpen) {
+        logger_->warn("circuit: peer {} {} -> open for {}{}", peer,
+                      state_name(t.from), DurationText(t.open_for_ns),
+                      suppressed);
+      } else {
+        logger_->info("circuit: peer {} {} -> {}{}", peer, state_name(t.from),
+                      state_name(t.to), suppressed);
+      }
+    } catch (...) {
+      // Logging must never break a call.
+    }
+  }
+  Dispatch("state_change", peer,
+           [&](Listener& l) { l.state_change(peer, t.from, t.to); });
+}
+
+void Events::Probe(std::string_view peer) noexcept {
+  if (logger_ == nullptr) return;
+  try {
+    logger_->debug("circuit: peer {} probe admitted", peer);
+  } catch (...) {
+  }
+}
+
+void Events::Warn(std::string_view what) noexcept {
+  if (logger_ == nullptr) return;
+  try {
+    logger_->warn("circuit: {}", what);
+  } catch (...) {
+  }
+}
+
+}  // namespace circuit::internal

@@ -1,0 +1,100 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The dependency-free Prometheus text exposition (format 0.0.4) of a set.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "circuit/breaker_set.h"
+
+namespace circuit {
+namespace {
+
+// Length of the valid UTF-8 sequence at s[i], or 0 when it is invalid.
+std::size_t Utf8Length(std::string_view s, std::size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
+                              : (c >> 3) == 0x1E ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (std::size_t k = 1; k < n; ++k) {
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  }
+  return n;
+}
+
+// A label value: escaped as the format requires, and valid UTF-8 (peer ids
+// are arbitrary bytes; an invalid byte becomes U+FFFD).
+std::string LabelValue(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    char c = s[i];
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      std::size_t n = Utf8Length(s, i);
+      if (n == 0) {
+        out += "\xEF\xBF\xBD";
+        ++i;
+        continue;
+      }
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    ++i;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string CircuitBreakerSet::prometheus_text(std::string_view prefix) const {
+  std::vector<PeerSnapshot> peers = snapshot();
+  std::string p(prefix);
+  std::string out;
+  absl::StrAppend(&out, "# HELP ", p,
+                  "_state Breaker state per peer: 1 for the current state.\n",
+                  "# TYPE ", p, "_state gauge\n");
+  const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
+                           State::kForcedOpen, State::kDisabled};
+  std::vector<std::string> labels;
+  labels.reserve(peers.size());
+  for (const PeerSnapshot& s : peers) labels.push_back(LabelValue(s.peer));
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    for (State st : kStates) {
+      absl::StrAppend(&out, p, "_state{peer=\"", labels[i], "\",state=\"",
+                      std::string(state_name(st)), "\"} ",
+                      peers[i].state == st ? 1 : 0, "\n");
+    }
+  }
+  struct Counter {
+    const char* name;
+    const char* help;
+    std::uint64_t PeerSnapshot::*field;
+  };
+  const Counter kCounters[] = {
+      {"calls", "Admitted calls with a recorded outcome.", &PeerSnapshot::calls},
+      {"failures", "Counted failures.", &PeerSnapshot::failures},
+      {"rejections", "Calls rejected by the breaker.", &PeerSnapshot::rejections},
+      {"trips", "Transitions into the open state.", &PeerSnapshot::trips},
+  };
+  for (const Counter& c : kCounters) {
+    absl::StrAppend(&out, "# HELP ", p, "_", c.name, "_total ", c.help, "\n",
+                    "# TYPE ", p, "_", c.name, "_total counter\n");
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      absl::StrAppend(&out, p, "_", c.name, "_total{peer=\"", labels[i], "\"} ",
+                      peers[i].*c.field, "\n");
+    }
+  }
+  return out;
+}
+
+}  // namespace circuit

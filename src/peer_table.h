@@ -1,0 +1,190 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The keyed table of breakers.
+//
+// Lookups take no lock and write nothing shared: an open-addressing table of
+// atomic entry pointers, probed linearly, with the full hash kept in each
+// entry next to its key and state word (one cache line for a short key).
+// Inserts, evictions and resizes serialise on one mutex; a replaced table
+// and an unlinked entry are handed to the epoch domain (epoch.h), so a
+// reader that pinned before they were unlinked can still use them. Entry
+// addresses are stable for as long as a reader is pinned.
+//
+// Eviction keeps the table under `max_peers` (least recently used first) and
+// drops closed peers idle for longer than the idle timeout. Recency is kept
+// without writes on the hot path: an admission stamps its entry with the
+// table's current "era" only when the stamp differs, and the era moves only
+// when a peer is inserted or a sweep runs. A min-heap orders entries by the
+// era they were queued with; a popped entry whose stamp is newer is
+// requeued, so the first evictable entry found is the least recently used.
+
+#ifndef CIRCUIT_SRC_PEER_TABLE_H_
+#define CIRCUIT_SRC_PEER_TABLE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "breaker.h"
+#include "sync.h"
+
+namespace circuit::internal {
+
+// Entry
+//
+// One tracked peer. The first 48 bytes (hash, era, key) and the breaker's
+// state word share a cache line when the key fits inline.
+struct Entry {
+  static constexpr std::uint32_t kInlineKey = 28;
+
+  std::uint64_t hash;
+  std::atomic<std::uint64_t> era;  // recency stamp; see the file comment
+  std::uint32_t key_len;
+  union {
+    char key_inline[kInlineKey];
+    char* key_heap;
+  };
+  Breaker breaker;
+
+  std::atomic<std::uint32_t> handles{0};     // PeerHandles; changed under
+                                             // the table mutex or by a holder
+  bool unlinked = false;                     // table mutex
+  std::uint64_t queued_era = 0;              // table mutex
+  std::atomic<absl::Status*> rejection{nullptr};  // built on first rejection
+
+  std::string_view key() const noexcept {
+    return {key_len <= kInlineKey ? key_inline : key_heap, key_len};
+  }
+
+  // The status rejections of this peer return, built once.
+  const absl::Status& RejectionStatus();
+
+  // Entry::Create()
+  //
+  // May throw std::bad_alloc.
+  static Entry* Create(std::string_view key, std::uint64_t hash,
+                       const Policy* policy);
+  static void Destroy(void* entry) noexcept;
+
+ private:
+  Entry(std::string_view key, std::uint64_t key_hash, const Policy* policy);
+  ~Entry();
+};
+
+class PeerTable {
+ public:
+  PeerTable();
+  ~PeerTable();  // frees every entry: no reader may remain
+  PeerTable(const PeerTable&) = delete;
+  PeerTable& operator=(const PeerTable&) = delete;
+
+  static std::uint64_t Hash(std::string_view key) noexcept;
+
+  // PeerTable::Find()
+  //
+  // The entry for `key`, or null. Lock-free. REQUIRES: the caller is pinned.
+  Entry* Find(std::string_view key, std::uint64_t hash) const noexcept;
+
+  // PeerTable::Insert()
+  //
+  // The entry for `key`, inserting a new one with `policy` if there is none
+  // (`*created` says which). May throw std::bad_alloc. REQUIRES: pinned.
+  Entry* Insert(std::string_view key, std::uint64_t hash, const Policy* policy,
+                bool* created);
+
+  // PeerTable::Touch()
+  //
+  // Marks `e` used now (for LRU / idle eviction); writes only if the era
+  // moved since its last use.
+  void Touch(Entry* e) const noexcept {
+    std::uint64_t era = era_.load(std::memory_order_relaxed);
+    if (e->era.load(std::memory_order_relaxed) != era) {
+      e->era.store(era, std::memory_order_relaxed);
+    }
+  }
+
+  // PeerTable::AcquireHandle()
+  //
+  // Counts a handle on the entry for `key` (inserting it as Insert does), so
+  // eviction skips it. REQUIRES: pinned.
+  Entry* AcquireHandle(std::string_view key, std::uint64_t hash,
+                       const Policy* policy);
+
+  // PeerTable::EvictOverCap()
+  //
+  // Drops least recently used evictable entries until at most `cap` remain
+  // (or none is evictable). Returns how many it dropped.
+  std::size_t EvictOverCap(std::size_t cap);
+
+  // PeerTable::SweepIdle()
+  //
+  // Drops evictable entries unused since before `now_ns - idle_ns`. Returns
+  // how many it dropped.
+  std::size_t SweepIdle(std::int64_t now_ns, std::int64_t idle_ns);
+
+  std::size_t size() const noexcept {
+    return size_.load(std::memory_order_relaxed);
+  }
+
+  // PeerTable::ForEach()
+  //
+  // Calls `f(Entry*)` for every entry in the current table. REQUIRES: pinned.
+  template <class F>
+  void ForEach(F&& f) const {
+    const Table* t = table_.load(std::memory_order_acquire);
+    for (std::size_t i = 0; i <= t->mask; ++i) {
+      Entry* e = t->slots[i].load(std::memory_order_acquire);
+      if (e != nullptr && e != Tombstone()) f(e);
+    }
+  }
+
+  // Whether eviction bookkeeping (eras, the heap) is on.
+  void EnableEviction() noexcept { evicting_ = true; }
+
+ private:
+  struct Table {
+    explicit Table(std::size_t capacity);
+    std::size_t mask;
+    std::unique_ptr<std::atomic<Entry*>[]> slots;
+  };
+  static Entry* Tombstone() noexcept {
+    return reinterpret_cast<Entry*>(std::uintptr_t{1});
+  }
+  static void DeleteTable(void* t) noexcept;
+
+  Entry* InsertLocked(std::string_view key, std::uint64_t hash,
+                      const Policy* policy, bool* created)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool EvictableLocked(const Entry* e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnlinkLocked(Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void QueueLocked(Entry* e, std::uint64_t era) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pops the heap's oldest; false when empty.
+  bool PopOldestLocked(std::uint64_t* era, Entry** e)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Read without the lock by Find and Touch.
+  std::atomic<Table*> table_;
+  std::atomic<std::uint64_t> era_{1};
+  std::atomic<std::size_t> size_{0};  // readers: size()
+  bool evicting_ = false;             // set before the table is shared
+
+  // Protected by mu_.
+  Mutex mu_;
+  std::size_t used_ ABSL_GUARDED_BY(mu_) = 0;  // live + tombstones
+  std::vector<std::pair<std::uint64_t, Entry*>> lru_ ABSL_GUARDED_BY(mu_);
+  // (era, time) at each idle sweep, oldest first.
+  std::deque<std::pair<std::uint64_t, std::int64_t>> checkpoints_
+      ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace circuit::internal
+
+#endif  // CIRCUIT_SRC_PEER_TABLE_H_

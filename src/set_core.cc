@@ -1,0 +1,392 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+
+#include "set_core.h"
+
+#include <random>
+#include <stdexcept>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "circuit/clock.h"
+#include "epoch.h"
+
+namespace circuit::internal {
+namespace {
+
+std::uint32_t CodeMask(const std::vector<absl::StatusCode>& codes) {
+  std::uint32_t mask = 0;
+  for (absl::StatusCode c : codes) {
+    auto n = static_cast<int>(c);
+    if (n > 0 && n < 32) mask |= 1u << n;
+  }
+  return mask;
+}
+
+std::uint64_t SeedFrom(std::uint64_t seed) {
+  if (seed != 0) return seed;
+  std::random_device rd;
+  return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+}
+
+// Unpins on scope exit unless released (the pin then belongs to a Context).
+class PinGuard {
+ public:
+  PinGuard() noexcept : token_(Epoch::Pin()) {}
+  ~PinGuard() {
+    if (held_) Epoch::Unpin(token_);
+  }
+  PinGuard(const PinGuard&) = delete;
+  PinGuard& operator=(const PinGuard&) = delete;
+  std::uint32_t Release() noexcept {
+    held_ = false;
+    return token_;
+  }
+
+ private:
+  std::uint32_t token_;
+  bool held_ = true;
+};
+
+}  // namespace
+
+SetCore::SetCore(SetOptions options)
+    : options_(std::move(options)),
+      clock_(options_.clock != nullptr ? options_.clock
+                                       : &MonotonicClock::instance()),
+      seed_(SeedFrom(options_.random_seed)),
+      failure_code_mask_(CodeMask(options_.failure_codes)),
+      idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
+      events_(options_.logger),
+      store_(options_.store) {
+  if (options_.max_peers > 0 || idle_ns_ > 0) table_.EnableEviction();
+  {
+    MutexLock lock(&mu_);
+    default_policy_ = Intern(options_.defaults);
+  }
+  if (store_ != nullptr) store_->attach(this, options_.defaults);
+}
+
+SetCore::~SetCore() {
+  if (store_ != nullptr) store_->detach(this);
+  delete classifier_.load(std::memory_order_acquire);
+  // The table frees its entries; retired ones are freed by the epoch domain.
+  Epoch::TryReclaim();
+}
+
+void SetCore::DeleteClassifier(void* p) noexcept {
+  delete static_cast<const Classifier*>(p);
+}
+
+absl::Status SetCore::CheckPeer(std::string_view peer) const {
+  if (peer.empty()) return absl::InvalidArgumentError("peer id is empty");
+  if (peer.size() > options_.max_peer_id_bytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "peer id is ", peer.size(), " bytes long; the limit is ",
+        options_.max_peer_id_bytes, " (SetOptions::max_peer_id_bytes)"));
+  }
+  return absl::OkStatus();
+}
+
+const Policy* SetCore::Intern(const BreakerOptions& options) {
+  for (const auto& p : policies_) {
+    if (p->options == options) return p.get();
+  }
+  absl::StatusOr<std::unique_ptr<Policy>> p =
+      Policy::Make(options, options_.log_interval, seed_);
+  if (!p.ok()) throw std::invalid_argument(std::string(p.status().message()));
+  policies_.push_back(*std::move(p));
+  return policies_.back().get();
+}
+
+const Policy* SetCore::PolicyForNewPeer(std::string_view peer) {
+  {
+    MutexLock lock(&mu_);
+    auto it = overrides_.find(absl::string_view(peer.data(), peer.size()));
+    if (it != overrides_.end()) return it->second;
+    if (!options_.options_for) return default_policy_;
+  }
+  // User code: outside every lock, and its failures cannot break admission.
+  BreakerOptions chosen;
+  try {
+    chosen = options_.options_for(peer);
+  } catch (const std::exception& e) {
+    events_.Warn(absl::StrCat("options_for(", absl::string_view(peer.data(), peer.size()),
+                              ") threw: ", e.what(), "; using the defaults"));
+    return default_policy_;
+  } catch (...) {
+    events_.Warn(absl::StrCat("options_for(", absl::string_view(peer.data(), peer.size()),
+                              ") threw; using the defaults"));
+    return default_policy_;
+  }
+  if (absl::Status s = chosen.validate(); !s.ok()) {
+    events_.Warn(absl::StrCat("options_for(", absl::string_view(peer.data(), peer.size()),
+                              ") returned bad options (", s.message(),
+                              "); using the defaults"));
+    return default_policy_;
+  }
+  MutexLock lock(&mu_);
+  return Intern(chosen);
+}
+
+Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash) {
+  if (Entry* e = table_.Find(peer, hash)) [[likely]] return e;
+  const Policy* policy = PolicyForNewPeer(peer);
+  bool created = false;
+  Entry* e = table_.Insert(peer, hash, policy, &created);
+  if (created) {
+    if (options_.max_peers > 0 && table_.size() > options_.max_peers) {
+      table_.EvictOverCap(options_.max_peers);
+    }
+    MaybeSweep();
+  }
+  return e;
+}
+
+void SetCore::MaybeSweep() {
+  if (idle_ns_ <= 0) return;
+  std::int64_t now = ToNanos(clock_->now());
+  {
+    MutexLock lock(&mu_);
+    // Sweeping costs a heap walk; a few times per idle period is plenty.
+    if (now - last_sweep_ns_ < idle_ns_ / 8 && last_sweep_ns_ != 0) return;
+    last_sweep_ns_ = now;
+  }
+  table_.SweepIdle(now, idle_ns_);
+}
+
+Admitted SetCore::Admit(std::string_view peer, absl::Status* status) {
+  PinGuard pin;
+  Entry* e = FindOrCreate(peer, PeerTable::Hash(peer));
+  return AdmitEntry(e, pin.Release(), status);
+}
+
+Admitted SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
+                             absl::Status* status) {
+  table_.Touch(e);
+  Admitted a;
+  a.entry = e;
+  a.pin = pin;
+  a.decision = e->breaker.Admit(*clock_);
+  const Decision& d = a.decision;
+  if (d.transition.happened) Report(e, d.transition);
+  if (d.admitted) [[likely]] {
+    if (e->breaker.TimesCalls()) a.start_ns = ToNanos(clock_->now());
+    if (d.probe) events_.Probe(e->key());
+    events_.BeforeCall(e->key());
+    return a;
+  }
+  events_.Rejected(e->key());
+  if (status != nullptr) {
+    try {
+      *status = e->RejectionStatus();
+    } catch (...) {
+      *status = absl::UnavailableError("circuit open");
+    }
+  }
+  Epoch::Unpin(pin);
+  return a;
+}
+
+Context SetCore::MakeContext(const Admitted& a) noexcept {
+  return Context(this, a.entry, a.decision.generation, a.start_ns, a.pin,
+                 a.decision.probe);
+}
+
+void SetCore::Settle(Entry* e, std::uint64_t generation, bool probe,
+                     Outcome outcome, std::int64_t start_ns,
+                     std::uint32_t pin) noexcept {
+  Settled s = e->breaker.Settle(generation, probe, outcome, start_ns, *clock_);
+  if (outcome == Outcome::kSuccess) {
+    events_.Success(e->key());
+  } else if (outcome == Outcome::kFailure) {
+    events_.Failure(e->key());
+    if (store_ != nullptr && !s.late) {
+      try {
+        store_->record_failure(e->key(), clock_->now());
+      } catch (...) {
+        // A store's trouble never reaches the caller.
+      }
+    }
+  }
+  if (s.transition.happened) Report(e, s.transition);
+  Epoch::Unpin(pin);
+}
+
+void SetCore::Report(Entry* e, const Transition& t) noexcept {
+  events_.StateChange(e->key(), t);
+  if (store_ != nullptr) {
+    try {
+      store_->record_transition(e->key(), t.from, t.to,
+                                absl::Nanoseconds(t.open_for_ns));
+    } catch (...) {
+    }
+  }
+}
+
+Outcome SetCore::Classify(const std::exception_ptr& ep) const noexcept {
+  if (!ep) return Outcome::kFailure;
+  EpochGuard pin;
+  const Classifier* c = classifier_.load(std::memory_order_acquire);
+  if (c == nullptr) return Outcome::kFailure;
+  for (Matcher m : c->ignored) {
+    if (m(ep)) return Outcome::kIgnored;
+  }
+  if (c->handled.empty()) return Outcome::kFailure;
+  for (Matcher m : c->handled) {
+    if (m(ep)) return Outcome::kFailure;
+  }
+  return Outcome::kSuccess;
+}
+
+bool SetCore::StatusIsFailure(const absl::Status& s) const noexcept {
+  auto n = static_cast<int>(s.code());
+  return n > 0 && n < 32 && (failure_code_mask_ & (1u << n)) != 0;
+}
+
+void SetCore::AddMatcher(Matcher m, bool ignore) {
+  MutexLock lock(&mu_);
+  const Classifier* old = classifier_.load(std::memory_order_acquire);
+  auto fresh = std::make_unique<Classifier>();
+  if (old != nullptr) *fresh = *old;
+  (ignore ? fresh->ignored : fresh->handled).push_back(m);
+  classifier_.store(fresh.release(), std::memory_order_release);
+  if (old != nullptr) {
+    Epoch::Retire(const_cast<Classifier*>(old), &DeleteClassifier);
+  }
+}
+
+void SetCore::Control(std::string_view peer, Manual what) {
+  PinGuard pin;
+  Entry* e = FindOrCreate(peer, PeerTable::Hash(peer));
+  Breaker& b = e->breaker;
+  Transition t;
+  switch (what) {
+    case Manual::kOpen:
+      t = b.Open(*clock_);
+      break;
+    case Manual::kClose:
+      t = b.Close(*clock_);
+      break;
+    case Manual::kHalfOpen:
+      t = b.HalfOpen();
+      break;
+    case Manual::kForceOpen:
+      t = b.ForceOpen();
+      break;
+    case Manual::kDisable:
+      t = b.Disable();
+      break;
+  }
+  if (t.happened) Report(e, t);
+}
+
+void SetCore::Configure(std::string_view peer, const BreakerOptions& options) {
+  if (absl::Status s = options.validate(); !s.ok()) {
+    throw std::invalid_argument(std::string(s.message()));
+  }
+  const Policy* policy;
+  {
+    MutexLock lock(&mu_);
+    policy = Intern(options);
+    overrides_[absl::string_view(peer.data(), peer.size())] = policy;
+  }
+  PinGuard pin;
+  if (Entry* e = table_.Find(peer, PeerTable::Hash(peer))) {
+    e->breaker.SetPolicy(policy);
+  }
+}
+
+State SetCore::StateOf(std::string_view peer) const {
+  if (!CheckPeer(peer).ok()) return State::kClosed;
+  EpochGuard pin;
+  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  return e == nullptr ? State::kClosed : e->breaker.EffectiveState(*clock_);
+}
+
+State SetCore::StateOf(Entry* e) const noexcept {
+  return e->breaker.EffectiveState(*clock_);
+}
+
+PeerSnapshot SetCore::SnapshotOf(Entry* e) const {
+  BreakerView v = e->breaker.View(*clock_);
+  PeerSnapshot s;
+  s.peer = std::string(e->key());
+  s.state = v.state;
+  s.failures_in_window = v.failures_in_window;
+  s.consecutive_failures = v.consecutive_failures;
+  s.successes = v.successes;
+  s.failures = v.failures;
+  s.ignored = v.ignored;
+  s.calls = v.successes + v.failures + v.ignored;
+  s.rejections = v.rejections;
+  s.trips = v.trips;
+  s.trips_in_a_row = v.trips_in_a_row;
+  if (v.open_until_set) s.open_until = FromNanos(v.open_until_ns);
+  s.probes_in_flight = v.probes_in_flight;
+  return s;
+}
+
+std::optional<PeerSnapshot> SetCore::Snapshot(std::string_view peer) const {
+  if (!CheckPeer(peer).ok()) return std::nullopt;
+  EpochGuard pin;
+  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  if (e == nullptr) return std::nullopt;
+  return SnapshotOf(e);
+}
+
+Entry* SetCore::AcquireHandle(std::string_view peer) {
+  std::uint64_t hash = PeerTable::Hash(peer);
+  const Policy* policy;
+  {
+    EpochGuard pin;
+    if (Entry* e = table_.Find(peer, hash)) {
+      // Counted under the table mutex so eviction cannot race with it.
+      return table_.AcquireHandle(peer, hash, e->breaker.policy());
+    }
+  }
+  policy = PolicyForNewPeer(peer);
+  EpochGuard pin;
+  return table_.AcquireHandle(peer, hash, policy);
+}
+
+void SetCore::ReleaseHandle(Entry* e) noexcept {
+  e->handles.fetch_sub(1, std::memory_order_release);
+}
+
+std::size_t SetCore::Sweep() {
+  if (idle_ns_ <= 0) return 0;
+  std::int64_t now = ToNanos(clock_->now());
+  {
+    MutexLock lock(&mu_);
+    last_sweep_ns_ = now;
+  }
+  return table_.SweepIdle(now, idle_ns_);
+}
+
+std::size_t SetCore::Size() {
+  MaybeSweep();
+  return table_.size();
+}
+
+void SetCore::apply_remote(std::string_view peer, State state,
+                           absl::Duration remaining, std::uint64_t epoch) {
+  (void)epoch;  // ordering is the store's job; the breaker only extends opens
+  if (!CheckPeer(peer).ok()) return;
+  try {
+    PinGuard pin;
+    std::uint64_t hash = PeerTable::Hash(peer);
+    Entry* e = table_.Find(peer, hash);
+    if (e == nullptr) {
+      if (state == State::kClosed) return;  // nothing to close
+      e = FindOrCreate(peer, hash);
+    }
+    Transition t = e->breaker.ApplyRemote(
+        state, absl::ToInt64Nanoseconds(remaining), *clock_);
+    if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store
+  } catch (...) {
+    // Out of memory on the store's thread: the remote state is dropped.
+  }
+}
+
+}  // namespace circuit::internal

@@ -1,0 +1,144 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The engine behind `CircuitBreakerSet`, `Context` and `PeerHandle`: ties the
+// peer table, the breakers, events and the optional store together.
+//
+// Every path that touches an entry is pinned (epoch.h) from before its
+// lookup until after its last use of the entry; a context keeps its pin
+// until it is settled.
+
+#ifndef CIRCUIT_SRC_SET_CORE_H_
+#define CIRCUIT_SRC_SET_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "breaker.h"
+#include "circuit/breaker_set.h"
+#include "circuit/context.h"
+#include "circuit/options.h"
+#include "circuit/state_store.h"
+#include "events.h"
+#include "peer_table.h"
+#include "sync.h"
+
+namespace circuit::internal {
+
+using Matcher = bool (*)(const std::exception_ptr&);
+
+// What admission decided, before it is shaped into an exception or status.
+struct Admitted {
+  Entry* entry = nullptr;
+  Decision decision;
+  std::uint32_t pin = 0;  // held while admitted
+  std::int64_t start_ns = 0;
+};
+
+class SetCore final : public StoreSink {
+ public:
+  explicit SetCore(SetOptions options);  // REQUIRES: options validated
+  ~SetCore() override;
+
+  // Validates a peer id: OK or kInvalidArgument naming what is wrong.
+  absl::Status CheckPeer(std::string_view peer) const;
+
+  // SetCore::Admit()
+  //
+  // Pins, finds or creates the peer, and asks its breaker. When admitted the
+  // pin is kept (handed to the Context); otherwise released. When
+  // `want_status`, fills `*status` with the peer's rejection status.
+  // REQUIRES: CheckPeer(peer) is OK. May throw std::bad_alloc.
+  Admitted Admit(std::string_view peer, absl::Status* status);
+  Admitted AdmitEntry(Entry* e, std::uint32_t pin, absl::Status* status);
+
+  Context MakeContext(const Admitted& a) noexcept;
+
+  // Records an outcome and releases the context's pin.
+  void Settle(Entry* e, std::uint64_t generation, bool probe, Outcome outcome,
+              std::int64_t start_ns, std::uint32_t pin) noexcept;
+
+  Outcome Classify(const std::exception_ptr& e) const noexcept;
+  bool StatusIsFailure(const absl::Status& s) const noexcept;
+  void AddMatcher(Matcher m, bool ignore);
+
+  // Manual control; each pins, creates the peer if needed, and reports.
+  enum class Manual { kOpen, kClose, kHalfOpen, kForceOpen, kDisable };
+  void Control(std::string_view peer, Manual what);
+  void Configure(std::string_view peer, const BreakerOptions& options);
+
+  State StateOf(std::string_view peer) const;
+  State StateOf(Entry* e) const noexcept;
+  std::optional<PeerSnapshot> Snapshot(std::string_view peer) const;
+  PeerSnapshot SnapshotOf(Entry* e) const;
+
+  // Handles.
+  Entry* AcquireHandle(std::string_view peer);
+  void ReleaseHandle(Entry* e) noexcept;
+
+  std::size_t Size();
+  std::size_t Sweep();
+
+  // Calls f(Entry*) for every tracked peer. REQUIRES: pinned.
+  template <class F>
+  void ForEachEntry(F&& f) const {
+    table_.ForEach(std::forward<F>(f));
+  }
+
+  Events& events() noexcept { return events_; }
+  const Clock& clock() const noexcept { return *clock_; }
+
+  // StoreSink
+  void apply_remote(std::string_view peer, State state,
+                    absl::Duration remaining, std::uint64_t epoch) override;
+
+ private:
+  struct Classifier {
+    std::vector<Matcher> handled;
+    std::vector<Matcher> ignored;
+  };
+  static void DeleteClassifier(void* p) noexcept;
+
+  // The policy for a new peer (configure() > options_for > defaults).
+  // Calls options_for outside every lock.
+  const Policy* PolicyForNewPeer(std::string_view peer);
+  // Returns the interned policy for `options` (validated).
+  const Policy* Intern(const BreakerOptions& options);
+  Entry* FindOrCreate(std::string_view peer, std::uint64_t hash);
+  void Report(Entry* e, const Transition& t) noexcept;
+  void MaybeSweep();
+
+  // Constant after construction.
+  const SetOptions options_;
+  const Clock* const clock_;
+  const std::uint64_t seed_;
+  const std::uint32_t failure_code_mask_;
+  const std::int64_t idle_ns_;
+  const Policy* default_policy_ = nullptr;  // owned by policies_
+
+  // Has its own synchronization.
+  PeerTable table_;
+  Events events_;
+  std::atomic<const Classifier*> classifier_{nullptr};
+  std::shared_ptr<StateStore> store_;
+
+  // Protected by mu_.
+  mutable Mutex mu_;
+  std::vector<std::unique_ptr<Policy>> policies_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, const Policy*> overrides_
+      ABSL_GUARDED_BY(mu_);
+  std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace circuit::internal
+
+#endif  // CIRCUIT_SRC_SET_CORE_H_
