@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <new>
 
@@ -16,6 +17,14 @@ constexpr std::int64_t kMaxNs = std::numeric_limits<std::int64_t>::max();
 std::int64_t SatAdd(std::int64_t a, std::int64_t b) {
   std::int64_t r;
   if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxNs : -kMaxNs;
+  return r;
+}
+
+// a - b, saturated: a clock may return any absl::Time, even the infinities,
+// and time arithmetic must not overflow (undefined behaviour) on it.
+std::int64_t SatSub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? kMaxNs : -kMaxNs;
   return r;
 }
 
@@ -96,7 +105,7 @@ bool Breaker::FailureRing::AddAndCheck(std::int64_t t,
   if (count_ == cap_) {
     // `cap_` older failures plus this one: more than max_failures exactly
     // when the oldest of them is still inside (t - window, t].
-    trips = d[head_] > t - window;
+    trips = d[head_] > SatSub(t, window);
     d[head_] = t;
     head_ = (head_ + 1) % cap_;
   } else {
@@ -112,7 +121,7 @@ int Breaker::FailureRing::CountWithin(std::int64_t now,
   int n = 0;
   for (std::uint32_t i = 0; i < count_; ++i) {
     std::int64_t t = d[(head_ + i) % cap_];
-    if (t > now - window && t <= now) ++n;
+    if (t > SatSub(now, window) && t <= now) ++n;
   }
   return n;
 }
@@ -122,10 +131,16 @@ int Breaker::FailureRing::CountWithin(std::int64_t now,
 
 Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
     : word_(word::Make(State::kClosed, 0, 0)),
+      fast_(FastBits(policy)),
       policy_(policy),
       peer_hash_(peer_hash) {}
 
-Breaker::~Breaker() = default;
+Breaker::~Breaker() {
+  static_assert(offsetof(Breaker, fast_) + sizeof(fast_) <= kHotBytes,
+                "the hot fields must stay first (see Entry)");
+  CounterCache::Scrub(&successes_, &ever_cached_);
+  delete rejection_status_.load(std::memory_order_acquire);
+}
 
 void Breaker::SetPolicy(const Policy* policy) {
   SpinLockGuard lock(&mu_);
@@ -143,6 +158,7 @@ void Breaker::SetPolicy(const Policy* policy) {
   buckets_ = std::move(buckets);
   bucket_count_ = policy->rate_rules ? o.window_buckets : 0;
   policy_.store(policy, std::memory_order_release);
+  fast_.store(FastBits(policy), std::memory_order_release);
 }
 
 Decision Breaker::Admit(const Clock& clock) noexcept {
@@ -167,7 +183,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       if (now < until) {
         rejections_.fetch_add(1, std::memory_order_relaxed);
         Decision d;
-        d.retry_after_ns = until - now;
+        d.retry_after_ns = SatSub(until, now);
         return d;
       }
       // The open period is over: the first caller here becomes a probe.
@@ -210,18 +226,19 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
 
 Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
                         std::int64_t start_ns, const Clock& clock) noexcept {
-  const Policy& p = *policy();
+  // The policy itself is loaded only off the closed success path.
+  const std::uint8_t fast = fast_.load(std::memory_order_relaxed);
   std::int64_t now = 0;
   bool have_now = false;
   bool slow = false;
-  if (p.times_calls && outcome != Outcome::kIgnored) {
+  if ((fast & kTimesCalls) != 0 && outcome != Outcome::kIgnored) {
     now = ToNanos(clock.now());
     have_now = true;
-    slow = now - start_ns > p.slow_ns;
+    slow = SatSub(now, start_ns) > policy()->slow_ns;
   }
   switch (outcome) {
     case Outcome::kSuccess:
-      successes_.fetch_add(1, std::memory_order_relaxed);
+      CountSuccess();
       break;
     case Outcome::kFailure:
       failures_.fetch_add(1, std::memory_order_relaxed);
@@ -238,12 +255,18 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // The closed success path: nothing to write unless a run of failures
     // must be reset or a rate rule counts calls.
     if (outcome == Outcome::kIgnored) return {};
-    if (outcome == Outcome::kSuccess && !p.rate_rules &&
+    if (outcome == Outcome::kSuccess && (fast & kRateRules) == 0 &&
         consecutive_.load(std::memory_order_relaxed) == 0) {
       return {};
     }
   }
-  if (!have_now) now = ToNanos(clock.now());
+  // A closed-state success only resets the failure run (rate rules off):
+  // it needs no time, so it reads no clock.
+  if (!have_now && !(outcome == Outcome::kSuccess && s == State::kClosed &&
+                     (fast & kRateRules) == 0)) {
+    now = ToNanos(clock.now());
+    have_now = true;
+  }
 
   SpinLockGuard lock(&mu_);
   w = word_.load(std::memory_order_relaxed);
@@ -265,6 +288,8 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
         trip = true;
       }
     }
+    // (A reconfiguration may have turned a rate rule on since `fast`.)
+    if (q.rate_rules && !have_now) now = ToNanos(clock.now());
     if (q.rate_rules &&
         RecordRateLocked(q, now, outcome == Outcome::kFailure, slow)) {
       trip = true;
@@ -310,7 +335,7 @@ bool Breaker::RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
   std::uint64_t calls = 0, failures = 0, slows = 0;
   for (std::int64_t i = 0; i < n; ++i) {
     const Bucket& x = buckets_[i];
-    if (x.index > idx - n && x.index <= idx) {
+    if (x.index > SatSub(idx, n) && x.index <= idx) {
       calls += x.calls;
       failures += x.failures;
       slows += x.slow;
@@ -359,7 +384,7 @@ Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
   const Policy& p = *policy();
   if (from == State::kClosed && streak_ > 0 && p.time_unit_ns > 0) {
     // Trips in a row decay by one per full time_unit spent closed.
-    std::int64_t closed_for = now - closed_since_ns_;
+    std::int64_t closed_for = SatSub(now, closed_since_ns_);
     if (closed_for > 0) {
       std::int64_t decay = closed_for / p.time_unit_ns;
       streak_ = static_cast<std::int32_t>(
@@ -405,7 +430,8 @@ void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
   } else if (t.to == State::kOpen) {
     // One trip line per log_interval per peer; a flapping peer's extra
     // cycles are counted and reported on its next logged trip.
-    t.log = !logged_a_trip_ || now - last_logged_trip_ns_ >= p.log_interval_ns;
+    t.log = !logged_a_trip_ ||
+            SatSub(now, last_logged_trip_ns_) >= p.log_interval_ns;
     if (t.log) {
       last_logged_trip_ns_ = now;
       logged_a_trip_ = true;
@@ -532,7 +558,7 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   const Policy& p = *policy();
   v.failures_in_window = ring_.CountWithin(now, p.time_unit_ns);
   v.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
-  v.successes = successes_.load(std::memory_order_relaxed);
+  v.successes = CounterCache::Read(&successes_, &ever_cached_);
   v.failures = failures_.load(std::memory_order_relaxed);
   v.ignored = ignored_.load(std::memory_order_relaxed);
   v.rejections = rejections_.load(std::memory_order_relaxed);

@@ -20,6 +20,7 @@
 #define CIRCUIT_SRC_BREAKER_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 
@@ -27,6 +28,7 @@
 #include "circuit/clock.h"
 #include "circuit/options.h"
 #include "circuit/state.h"
+#include "counters.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -102,6 +104,28 @@ struct BreakerView {
   int probes_in_flight = 0;
 };
 
+// The packed state word: [0,3) state, [3,19) probes in flight, [19,64)
+// generation.
+namespace word {
+inline constexpr std::uint64_t kStateMask = 0x7;
+inline constexpr int kProbeShift = 3;
+inline constexpr std::uint64_t kProbeMask = 0xFFFFull << kProbeShift;
+inline constexpr int kGenShift = 19;
+
+inline State StateOf(std::uint64_t w) {
+  return static_cast<State>(w & kStateMask);
+}
+inline std::uint32_t ProbesOf(std::uint64_t w) {
+  return static_cast<std::uint32_t>((w & kProbeMask) >> kProbeShift);
+}
+inline std::uint64_t GenerationOf(std::uint64_t w) { return w >> kGenShift; }
+inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
+  return static_cast<std::uint64_t>(s) |
+         (static_cast<std::uint64_t>(probes) << kProbeShift) |
+         (gen << kGenShift);
+}
+}  // namespace word
+
 class Breaker {
  public:
   // `policy` must outlive the breaker (or be replaced through SetPolicy).
@@ -115,6 +139,69 @@ class Breaker {
   //
   // Admits or rejects a call. Reads `clock` only when not closed.
   Decision Admit(const Clock& clock) noexcept;
+
+  // Breaker::AdmitClosed()
+  //
+  // The closed-state admission, inline: when the breaker is closed or
+  // disabled and the call need not be timed, sets `*generation` and returns
+  // true (one acquire load of the word). Otherwise returns false having done
+  // nothing: call Admit().
+  bool AdmitClosed(std::uint64_t* generation) const noexcept {
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    State s = word::StateOf(w);
+    if ((s != State::kClosed && s != State::kDisabled) ||
+        (fast_.load(std::memory_order_relaxed) & kTimesCalls) != 0) {
+      return false;
+    }
+    *generation = word::GenerationOf(w);
+    return true;
+  }
+
+  // Breaker::RejectIfOpen()
+  //
+  // The common rejection, without the general Admit: when the breaker is
+  // forced open, or open until after `now_ns`, counts the rejection, sets
+  // `*retry_after_ns` (INT64_MAX when forced open) and returns true.
+  // Otherwise returns false having done nothing.
+  bool RejectIfOpen(std::int64_t now_ns, std::int64_t* retry_after_ns) noexcept {
+    State s = word::StateOf(word_.load(std::memory_order_acquire));
+    if (s == State::kForcedOpen) {
+      *retry_after_ns = INT64_MAX;
+    } else if (s == State::kOpen) {
+      std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
+      if (now_ns >= until) return false;
+      *retry_after_ns = until - now_ns;
+    } else {
+      return false;
+    }
+    CountRejection();
+    return true;
+  }
+
+  // The state word's state, without the open -> half-open reading.
+  State RawState() const noexcept {
+    return word::StateOf(word_.load(std::memory_order_acquire));
+  }
+
+  // Breaker::SettleClosedSuccess()
+  //
+  // The closed-state success, inline: when a success admitted under
+  // `generation` has nothing to do but be counted (closed or disabled, not
+  // late, no failure run to reset, no timing or rate rule), counts it and
+  // returns true. Otherwise returns false having done nothing: call Settle().
+  bool SettleClosedSuccess(std::uint64_t generation) noexcept {
+    if (fast_.load(std::memory_order_relaxed) != 0) return false;
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    if (word::GenerationOf(w) != generation) return false;  // late
+    State s = word::StateOf(w);
+    if (s == State::kDisabled ||
+        (s == State::kClosed &&
+         consecutive_.load(std::memory_order_relaxed) == 0)) {
+      CountSuccess();
+      return true;
+    }
+    return false;
+  }
 
   // Breaker::Settle()
   //
@@ -142,6 +229,21 @@ class Breaker {
   // May throw std::bad_alloc, in which case nothing changed.
   void SetPolicy(const Policy* policy);
 
+  // Counts a success, through the calling thread's counter cache: a hot
+  // peer's line is not written by its successes (counters.h).
+  void CountSuccess() noexcept {
+    CounterCache::Increment(&successes_, &ever_cached_);
+  }
+
+  // Breaker::rejection_status()
+  //
+  // A slot for the owner's cached rejection status (built on the first
+  // rejection; deleted with the breaker). Kept next to the open deadline
+  // and the rejection counter, so that a rejection reads one more line.
+  std::atomic<absl::Status*>& rejection_status() noexcept {
+    return rejection_status_;
+  }
+
   // Counts a rejection.
   void CountRejection() noexcept {
     rejections_.fetch_add(1, std::memory_order_relaxed);
@@ -161,8 +263,13 @@ class Breaker {
     return policy_.load(std::memory_order_acquire);
   }
 
+  // The leading bytes of a breaker that the closed path reads and writes.
+  static constexpr std::size_t kHotBytes = 24;
+
   // Whether admissions need the clock to time the call.
-  bool TimesCalls() const noexcept { return policy()->times_calls; }
+  bool TimesCalls() const noexcept {
+    return (fast_.load(std::memory_order_relaxed) & kTimesCalls) != 0;
+  }
 
  private:
   // Ring of the newest counted failure times, exact for the window rule.
@@ -212,18 +319,33 @@ class Breaker {
   void DecideLogLocked(Transition& t, std::int64_t now, bool manual)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // ---- Read on the hot path (kept first: one cache line with the key).
-  std::atomic<std::uint64_t> word_;
-  std::atomic<const Policy*> policy_;
+  // Bits of `fast_`: what the closed path needs to know of the policy,
+  // without loading it.
+  static constexpr std::uint8_t kTimesCalls = 1;  // Policy::times_calls
+  static constexpr std::uint8_t kRateRules = 2;   // Policy::rate_rules
+  static std::uint8_t FastBits(const Policy* p) noexcept {
+    return static_cast<std::uint8_t>((p->times_calls ? kTimesCalls : 0) |
+                                     (p->rate_rules ? kRateRules : 0));
+  }
 
-  // ---- Counters (atomic: read by snapshots without the lock).
-  std::atomic<std::uint64_t> successes_{0};  // closed-path writer: Settle
+  // ---- The hot fields, first: with the entry's hash and key they fill one
+  // cache line (Entry in peer_table.h), and an admission plus a closed-state
+  // success touch nothing else of the breaker.
+  std::atomic<std::uint64_t> word_;
+  std::atomic<std::uint64_t> successes_{0};   // closed-path writer: Settle
+  std::atomic<std::int32_t> consecutive_{0};  // read lock-free by successes
+  std::atomic<std::uint8_t> fast_{0};         // FastBits(policy_)
+
+  // ---- Read when not closed, and on failures. Counters are atomic: read by
+  // snapshots without the lock.
+  std::atomic<const Policy*> policy_;
+  std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
+  std::atomic<std::uint64_t> rejections_{0};
+  std::atomic<absl::Status*> rejection_status_{nullptr};
+  std::atomic<bool> ever_cached_{false};  // successes_ (counters.h)
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> ignored_{0};
-  std::atomic<std::uint64_t> rejections_{0};
   std::atomic<std::uint32_t> trips_{0};
-  std::atomic<std::int32_t> consecutive_{0};  // read lock-free by successes
-  std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
 
   // ---- Protected by mu_.
   mutable SpinLock mu_;
@@ -239,28 +361,6 @@ class Breaker {
   std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
   std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
 };
-
-// The packed state word: [0,3) state, [3,19) probes in flight, [19,64)
-// generation.
-namespace word {
-inline constexpr std::uint64_t kStateMask = 0x7;
-inline constexpr int kProbeShift = 3;
-inline constexpr std::uint64_t kProbeMask = 0xFFFFull << kProbeShift;
-inline constexpr int kGenShift = 19;
-
-inline State StateOf(std::uint64_t w) {
-  return static_cast<State>(w & kStateMask);
-}
-inline std::uint32_t ProbesOf(std::uint64_t w) {
-  return static_cast<std::uint32_t>((w & kProbeMask) >> kProbeShift);
-}
-inline std::uint64_t GenerationOf(std::uint64_t w) { return w >> kGenShift; }
-inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
-  return static_cast<std::uint64_t>(s) |
-         (static_cast<std::uint64_t>(probes) << kProbeShift) |
-         (gen << kGenShift);
-}
-}  // namespace word
 
 // Time as int64 nanoseconds, the breaker's unit.
 inline std::int64_t ToNanos(absl::Time t) { return absl::ToUnixNanos(t); }

@@ -32,24 +32,28 @@ CircuitBreakerSet::CircuitBreakerSet(SetOptions options)
 
 CircuitBreakerSet::~CircuitBreakerSet() = default;
 
+namespace {
+
+absl::Duration RetryAfter(std::int64_t ns) {
+  return ns == INT64_MAX ? absl::InfiniteDuration() : absl::Nanoseconds(ns);
+}
+
+}  // namespace
+
 CircuitBreakerSet::Admission CircuitBreakerSet::admit(std::string_view peer,
                                                       bool want_status) {
   Admission a;
   a.peer = peer;
-  if (absl::Status s = core_->CheckPeer(peer); !s.ok()) [[unlikely]] {
-    a.bad_peer = true;
-    a.status = std::move(s);
+  Context ctx = SetCore::EmptyContext();
+  internal::Rejection why;
+  if (core_->AdmitInto(peer, &ctx, &why, want_status ? &a.status : nullptr))
+      [[likely]] {
+    a.context.emplace(std::move(ctx));
     return a;
   }
-  internal::Admitted r =
-      core_->Admit(peer, want_status ? &a.status : nullptr);
-  if (r.decision.admitted) {
-    a.context.emplace(core_->MakeContext(r));
-  } else {
-    a.retry_after = r.decision.retry_after_ns == INT64_MAX
-                        ? absl::InfiniteDuration()
-                        : absl::Nanoseconds(r.decision.retry_after_ns);
-  }
+  a.bad_peer = why.bad_peer;
+  if (a.bad_peer && !want_status) a.status = core_->CheckPeer(peer);
+  a.retry_after = RetryAfter(why.retry_after_ns);
   return a;
 }
 
@@ -58,16 +62,24 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
   throw CircuitOpenError(a.peer, a.retry_after);
 }
 
+// context() and try_context() build the context in place (NRVO): no
+// Admission, no optional, one move at most.
 Context CircuitBreakerSet::context(std::string_view peer) {
-  Admission a = admit(peer, /*want_status=*/false);
-  if (!a.context.has_value()) throw_rejection(a);
-  return *std::move(a.context);
+  Context ctx = SetCore::EmptyContext();
+  internal::Rejection why;
+  if (!core_->AdmitInto(peer, &ctx, &why, nullptr)) [[unlikely]] {
+    if (why.bad_peer) ThrowIfBad(core_->CheckPeer(peer));
+    throw CircuitOpenError(peer, RetryAfter(why.retry_after_ns));
+  }
+  return ctx;
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {
-  Admission a = admit(peer, /*want_status=*/true);
-  if (!a.context.has_value()) return std::move(a.status);
-  return *std::move(a.context);
+  Context ctx = SetCore::EmptyContext();
+  internal::Rejection why;
+  absl::Status status;
+  if (core_->AdmitInto(peer, &ctx, &why, &status)) [[likely]] return ctx;
+  return status;
 }
 
 PeerHandle CircuitBreakerSet::handle(std::string_view peer) {
@@ -177,23 +189,24 @@ PeerHandle::~PeerHandle() {
 }
 
 Context PeerHandle::context() const {
-  internal::Admitted r =
-      core_->AdmitEntry(entry_, internal::Epoch::Pin(), nullptr);
-  if (!r.decision.admitted) {
-    throw CircuitOpenError(entry_->key(),
-                           r.decision.retry_after_ns == INT64_MAX
-                               ? absl::InfiniteDuration()
-                               : absl::Nanoseconds(r.decision.retry_after_ns));
+  Context ctx = SetCore::EmptyContext();
+  internal::Rejection why;
+  if (!core_->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
+                             nullptr)) [[unlikely]] {
+    throw CircuitOpenError(entry_->key(), RetryAfter(why.retry_after_ns));
   }
-  return core_->MakeContext(r);
+  return ctx;
 }
 
 absl::StatusOr<Context> PeerHandle::try_context() const {
+  Context ctx = SetCore::EmptyContext();
+  internal::Rejection why;
   absl::Status status;
-  internal::Admitted r =
-      core_->AdmitEntry(entry_, internal::Epoch::Pin(), &status);
-  if (!r.decision.admitted) return status;
-  return core_->MakeContext(r);
+  if (core_->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
+                            &status)) [[likely]] {
+    return ctx;
+  }
+  return status;
 }
 
 State PeerHandle::state() const { return core_->StateOf(entry_); }
@@ -201,5 +214,64 @@ State PeerHandle::state() const { return core_->StateOf(entry_); }
 std::string_view PeerHandle::peer() const noexcept {
   return entry_ == nullptr ? std::string_view() : entry_->key();
 }
+
+}  // namespace circuit
+
+// ---------------------------------------------------------------------------
+// Pools: picking a peer without wasting probes (issue 6)
+
+namespace circuit {
+namespace {
+
+// Walks `peers` from `start`, wrapping around: skips those `would(peer)`
+// says no to, and returns the first `admit(peer)` admits.
+template <class Peers, class Would, class Admit>
+std::optional<Pick> FirstAdmitting(const Peers& peers, std::size_t start,
+                                   Would would, Admit admit) {
+  const std::size_t n = peers.size();
+  if (n == 0) return std::nullopt;
+  start %= n;
+  for (std::size_t k = 0; k < n; ++k) {
+    std::size_t i = start + k < n ? start + k : start + k - n;
+    if (!would(peers[i])) continue;
+    absl::StatusOr<Context> ctx = admit(peers[i]);
+    if (ctx.ok()) return Pick{i, *std::move(ctx)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool CircuitBreakerSet::would_admit(std::string_view peer) const {
+  return core_->WouldAdmit(peer);
+}
+
+std::optional<Pick> CircuitBreakerSet::first_admitting(
+    std::span<const std::string_view> peers, std::size_t start) {
+  return FirstAdmitting(
+      peers, start,
+      [this](std::string_view p) { return core_->WouldAdmit(p); },
+      [this](std::string_view p) { return try_context(p); });
+}
+
+std::optional<Pick> CircuitBreakerSet::first_admitting(
+    std::span<const std::string> peers, std::size_t start) {
+  return FirstAdmitting(
+      peers, start,
+      [this](const std::string& p) { return core_->WouldAdmit(p); },
+      [this](const std::string& p) { return try_context(p); });
+}
+
+std::optional<Pick> CircuitBreakerSet::first_admitting(
+    std::span<const PeerHandle> peers, std::size_t start) {
+  return FirstAdmitting(
+      peers, start,
+      [](const PeerHandle& h) {
+        return static_cast<bool>(h) && h.would_admit();
+      },
+      [](const PeerHandle& h) { return h.try_context(); });
+}
+
+bool PeerHandle::would_admit() const { return core_->WouldAdmit(entry_); }
 
 }  // namespace circuit

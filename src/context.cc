@@ -3,12 +3,31 @@
 
 #include "circuit/context.h"
 
+#include <cxxabi.h>
+
+#include <exception>
 #include <utility>
 
 #include "set_core.h"
+#include "uncaught.h"
 
 namespace circuit {
+namespace internal {
 
+#if defined(CIRCUIT_FAST_UNCAUGHT)
+__thread const EhGlobals* tl_eh_globals
+    __attribute__((tls_model("initial-exec"))) = nullptr;
+
+const EhGlobals* FetchEhGlobals() noexcept {
+  const auto* g = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
+  tl_eh_globals = g;
+  return g;
+}
+#endif
+
+}  // namespace internal
+
+using internal::UncaughtExceptions;
 using internal::Outcome;
 
 Context::Context(internal::SetCore* core, internal::Entry* entry,
@@ -18,23 +37,14 @@ Context::Context(internal::SetCore* core, internal::Entry* entry,
       entry_(entry),
       generation_(generation),
       start_ns_(start_ns),
-      uncaught_(std::uncaught_exceptions()),
+      uncaught_(UncaughtExceptions()),
       epoch_(epoch),
       probe_(probe) {}
-
-Context::Context(Context&& other) noexcept
-    : core_(other.core_),
-      entry_(std::exchange(other.entry_, nullptr)),
-      generation_(other.generation_),
-      start_ns_(other.start_ns_),
-      uncaught_(other.uncaught_),
-      epoch_(other.epoch_),
-      probe_(other.probe_) {}
 
 Context& Context::operator=(Context&& other) noexcept {
   if (this != &other) {
     if (entry_ != nullptr) {
-      finish(static_cast<int>(std::uncaught_exceptions() > uncaught_
+      finish(static_cast<int>(UncaughtExceptions() > uncaught_
                                   ? Outcome::kFailure
                                   : Outcome::kSuccess));
     }
@@ -49,13 +59,11 @@ Context& Context::operator=(Context&& other) noexcept {
   return *this;
 }
 
-Context::~Context() {
-  if (entry_ == nullptr) return;
+void Context::settle_unsettled() noexcept {
   // An exception escaping the scope that holds this context is a failure;
   // its type is invisible here (see the header).
-  finish(static_cast<int>(std::uncaught_exceptions() > uncaught_
-                              ? Outcome::kFailure
-                              : Outcome::kSuccess));
+  finish(static_cast<int>(UncaughtExceptions() > uncaught_ ? Outcome::kFailure
+                                                           : Outcome::kSuccess));
 }
 
 void Context::succeed() noexcept {
@@ -86,8 +94,8 @@ std::string_view Context::peer() const noexcept {
 
 void Context::finish(int outcome) noexcept {
   internal::Entry* e = std::exchange(entry_, nullptr);
-  core_->Settle(e, generation_, probe_, static_cast<Outcome>(outcome),
-                start_ns_, epoch_);
+  core_->SettleFast(e, generation_, probe_, static_cast<Outcome>(outcome),
+                    start_ns_, epoch_);
 }
 
 }  // namespace circuit

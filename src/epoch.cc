@@ -35,11 +35,9 @@ bool RegisterMembarrier() {
 #endif
 }
 
-// Dynamic initialisation: a Pin() that runs before it (another static
-// initialiser) sees false and takes the full fence, which is always safe.
-const bool kUseMembarrier = RegisterMembarrier();
+using epoch_detail::g_epoch;
+using epoch_detail::g_use_membarrier;
 
-std::atomic<std::uint64_t> g_epoch{0};
 std::atomic<ThreadRecord*> g_records{nullptr};
 
 struct Retired {
@@ -59,19 +57,10 @@ Domain& TheDomain() {
   return *d;
 }
 
-// The reader-side half of the pin/unlink handshake.
-inline void ReaderBarrier() noexcept {
-  if (kUseMembarrier) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-}
-
 // The reclaimer-side half: after it, every pin stored before a reader's
 // subsequent loads is visible here.
 void ReclaimerBarrier() {
-  if (kUseMembarrier &&
+  if (g_use_membarrier &&
       syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
     return;
   }
@@ -123,7 +112,6 @@ struct RecordReleaser {
   }
 };
 
-thread_local ThreadRecord* tl_record = nullptr;
 thread_local RecordReleaser tl_releaser;
 
 ThreadRecord* Register() {
@@ -148,38 +136,29 @@ ThreadRecord* Register() {
 
 }  // namespace
 
-ThreadRecord* Epoch::Record() noexcept {
-  ThreadRecord* r = tl_record;
-  if (r == nullptr) [[unlikely]] {
-    r = Register();
-    tl_record = r;
-    tl_releaser.record = r;
-  }
+ThreadRecord* Epoch::Records() noexcept {
+  return g_records.load(std::memory_order_acquire);
+}
+
+namespace epoch_detail {
+
+std::atomic<std::uint64_t> g_epoch{0};
+
+// Dynamic initialisation: a Pin() that runs before it (another static
+// initialiser) sees false and takes the full fence, which is always safe.
+bool g_use_membarrier = RegisterMembarrier();
+
+__thread ThreadRecord* tl_record __attribute__((tls_model("initial-exec"))) =
+    nullptr;
+
+ThreadRecord* RegisterThread() noexcept {
+  ThreadRecord* r = Register();
+  tl_record = r;
+  tl_releaser.record = r;
   return r;
 }
 
-std::uint32_t Epoch::Pin() noexcept {
-  ThreadRecord* r = Record();
-  auto parity =
-      static_cast<std::uint32_t>(g_epoch.load(std::memory_order_acquire) & 1);
-#if defined(CIRCUIT_TSAN)
-  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
-#else
-  // Only this thread writes its record: a load and a store, no RMW.
-  r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
-  ReaderBarrier();
-#endif
-  return parity;
-}
-
-void Epoch::Unpin(std::uint32_t token) noexcept {
-  ThreadRecord* r = Record();
-  // Release: everything this context did to the objects it pinned happens
-  // before the reclaimer, which loads this with acquire, frees them.
-  r->unpins[token].store(r->unpins[token].load(std::memory_order_relaxed) + 1,
-                         std::memory_order_release);
-}
+}  // namespace epoch_detail
 
 void Epoch::Retire(void* p, void (*deleter)(void*)) {
   Domain& d = TheDomain();

@@ -29,12 +29,39 @@
 
 namespace circuit::internal {
 
+// One slot of a thread's counter cache (counters.h): `pending` counts not
+// yet added to `*target`. Only the owning thread writes `pending`, and a
+// non-null `target`; others only read, or clear `target` (Scrub).
+struct CounterSlot {
+  std::atomic<std::atomic<std::uint64_t>*> target{nullptr};
+  std::atomic<std::uint64_t> pending{0};
+};
+
 struct alignas(64) ThreadRecord {
+  static constexpr int kCounterSlots = 32;
+
   std::atomic<std::uint64_t> pins[2] = {0, 0};
   std::atomic<std::uint64_t> unpins[2] = {0, 0};
   std::atomic<bool> in_use{false};
   ThreadRecord* next = nullptr;  // immutable once published
+
+  // The counter cache, on lines of its own.
+  alignas(64) CounterSlot counters[kCounterSlots];
+  std::uint8_t misses[kCounterSlots] = {};  // owner only
 };
+
+// The state Pin() and Unpin() read, inline on every admission. Defined in
+// epoch.cc.
+namespace epoch_detail {
+extern std::atomic<std::uint64_t> g_epoch;
+// True once membarrier(2) is registered: readers then need only a compiler
+// barrier (see the file comment).
+extern bool g_use_membarrier;
+// The calling thread's record. initial-exec: one %fs-relative load, no
+// __tls_get_addr call, even from the shared library.
+extern __thread ThreadRecord* tl_record __attribute__((tls_model("initial-exec")));
+ThreadRecord* RegisterThread() noexcept;
+}  // namespace epoch_detail
 
 class Epoch {
  public:
@@ -48,6 +75,21 @@ class Epoch {
   //
   // Releases a pin; may run on any thread.
   static void Unpin(std::uint32_t token) noexcept;
+
+  // Epoch::Records()
+  //
+  // The list of every thread record ever registered (records are reused,
+  // never freed), linked through `next`.
+  static ThreadRecord* Records() noexcept;
+
+  // Epoch::Record()
+  //
+  // The calling thread's record (registered on first use).
+  static ThreadRecord* Record() noexcept {
+    ThreadRecord* r = epoch_detail::tl_record;
+    if (r == nullptr) [[unlikely]] r = epoch_detail::RegisterThread();
+    return r;
+  }
 
   // Epoch::Retire()
   //
@@ -71,9 +113,43 @@ class Epoch {
   // Objects retired and not yet freed (tests).
   static std::size_t Pending();
 
- private:
-  static ThreadRecord* Record() noexcept;
 };
+
+#if defined(__SANITIZE_THREAD__)
+#define CIRCUIT_EPOCH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CIRCUIT_EPOCH_TSAN 1
+#endif
+#endif
+
+inline std::uint32_t Epoch::Pin() noexcept {
+  ThreadRecord* r = Record();
+  auto parity = static_cast<std::uint32_t>(
+      epoch_detail::g_epoch.load(std::memory_order_acquire) & 1);
+#if defined(CIRCUIT_EPOCH_TSAN)
+  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
+#else
+  // Only this thread writes its record: a load and a store, no RMW.
+  r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  // The reader-side half of the pin/unlink handshake.
+  if (epoch_detail::g_use_membarrier) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+#endif
+  return parity;
+}
+
+inline void Epoch::Unpin(std::uint32_t token) noexcept {
+  ThreadRecord* r = Record();
+  // Release: everything this context did to the objects it pinned happens
+  // before the reclaimer, which loads this with acquire, frees them.
+  r->unpins[token].store(r->unpins[token].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_release);
+}
 
 // Pins for the lifetime of a scope.
 class EpochGuard {

@@ -7,23 +7,79 @@
 #include <string_view>
 #include <vector>
 
+#include "metrics.h"
+
 #include "absl/strings/str_cat.h"
 #include "circuit/breaker_set.h"
 
 namespace circuit {
+namespace internal {
 namespace {
 
 // Length of the valid UTF-8 sequence at s[i], or 0 when it is invalid.
+// Strict, as Prometheus reads it: no overlong forms, no surrogates, nothing
+// past U+10FFFF.
 std::size_t Utf8Length(std::string_view s, std::size_t i) {
   auto c = static_cast<unsigned char>(s[i]);
-  std::size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3
-                              : (c >> 3) == 0x1E ? 4 : 0;
-  if (n == 0 || i + n > s.size()) return 0;
+  if (c < 0x80) return 1;
+  std::size_t n;
+  unsigned char lo = 0x80, hi = 0xBF;  // the bounds of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // past U+10FFFF
+  } else {
+    return 0;
+  }
+  if (i + n > s.size()) return 0;
   for (std::size_t k = 1; k < n; ++k) {
-    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+    auto d = static_cast<unsigned char>(s[i + k]);
+    if (k == 1 ? (d < lo || d > hi) : (d & 0xC0) != 0x80) return 0;
   }
   return n;
 }
+
+}  // namespace
+
+std::string MetricPrefix(std::string_view prefix) {
+  std::string out;
+  out.reserve(prefix.size() + 1);
+  if (!prefix.empty() && prefix[0] >= '0' && prefix[0] <= '9') out += '_';
+  for (char c : prefix) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == ':';
+    out += ok ? c : '_';
+  }
+  return out;
+}
+
+std::string ValidUtf8(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size();) {
+    std::size_t n = Utf8Length(s, i);
+    if (n == 0) {
+      out += "\xEF\xBF\xBD";
+      ++i;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::Utf8Length;
 
 // A label value: escaped as the format requires, and valid UTF-8 (peer ids
 // are arbitrary bytes; an invalid byte becomes U+FFFD).
@@ -58,7 +114,7 @@ std::string LabelValue(std::string_view s) {
 
 std::string CircuitBreakerSet::prometheus_text(std::string_view prefix) const {
   std::vector<PeerSnapshot> peers = snapshot();
-  std::string p(prefix);
+  std::string p = internal::MetricPrefix(prefix);
   std::string out;
   absl::StrAppend(&out, "# HELP ", p,
                   "_state Breaker state per peer: 1 for the current state.\n",

@@ -4,6 +4,7 @@
 #include "peer_table.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <new>
@@ -26,42 +27,127 @@ struct OlderFirst {
   }
 };
 
+// EntryPool
+//
+// Entries come from 64 KiB slabs of cache-line-aligned cells, one cell per
+// entry: aligned operator new (glibc's memalign) would waste up to a line
+// per entry around each one. Freed cells are kept for reuse and slabs are
+// never returned, so the pool holds the largest number of entries ever
+// live at once. Process-wide (entries retired through the epoch domain may
+// outlive their set); its mutex is a leaf lock.
+class EntryPool {
+ public:
+  static EntryPool& Get() {
+    static EntryPool* pool = new EntryPool;  // never destroyed, as the epoch domain
+    return *pool;
+  }
+
+  // May throw std::bad_alloc.
+  void* Allocate() {
+    MutexLock lock(&mu_);
+    if (free_ == nullptr) RefillLocked();
+    Cell* c = free_;
+    free_ = c->next;
+    return c;
+  }
+
+  void Free(void* p) noexcept {
+    MutexLock lock(&mu_);
+    auto* c = static_cast<Cell*>(p);
+    c->next = free_;
+    free_ = c;
+  }
+
+ private:
+  struct Cell {
+    Cell* next;
+  };
+  static constexpr std::size_t kSlabBytes = 64 * 1024;
+  static constexpr std::size_t kCells = kSlabBytes / sizeof(Entry);
+
+  void RefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    slabs_.reserve(slabs_.size() + 1);  // may throw: nothing changed yet
+    void* slab = ::operator new(kSlabBytes, std::align_val_t{alignof(Entry)});
+    slabs_.push_back(slab);
+    // Pushed in reverse, so cells are handed out in address order.
+    char* base = static_cast<char*>(slab);
+    for (std::size_t i = kCells; i-- > 0;) {
+      auto* c = reinterpret_cast<Cell*>(base + i * sizeof(Entry));
+      c->next = free_;
+      free_ = c;
+    }
+  }
+
+  Mutex mu_;
+  Cell* free_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::vector<void*> slabs_ ABSL_GUARDED_BY(mu_);  // keeps them reachable
+};
+
+// FNV-1a: unlike absl::Hash (seeded per process), the same in every process,
+// so a peer's jitter depends only on SetOptions::random_seed, the peer and
+// the trip.
+std::uint64_t StableHash(std::string_view key) {
+  std::uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : key) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------
 // Entry
 
+// The first cache line: hash, key length, inline key, then the breaker's
+// hot fields (Breaker::kHotBytes).
+static_assert(offsetof(Entry, breaker) == 40);
+static_assert(offsetof(Entry, breaker) + Breaker::kHotBytes <= 64);
+
 Entry::Entry(std::string_view key, std::uint64_t key_hash, const Policy* policy)
-    : hash(key_hash), era(0), key_len(static_cast<std::uint32_t>(key.size())),
-      breaker(policy, key_hash) {
+    : hash(key_hash), key_len(static_cast<std::uint32_t>(key.size())),
+      breaker(policy, StableHash(key)), era(0) {
   if (key.size() <= kInlineKey) {
-    std::memcpy(key_inline, key.data(), key.size());
+    std::memcpy(key_bytes, key.data(), key.size());
   } else {
-    key_heap = new char[key.size()];
-    std::memcpy(key_heap, key.data(), key.size());
+    char* heap = new char[key.size()];
+    std::memcpy(heap, key.data(), key.size());
+    std::memcpy(key_bytes, &heap, sizeof heap);
   }
 }
 
 Entry::~Entry() {
-  if (key_len > kInlineKey) delete[] key_heap;
-  delete rejection.load(std::memory_order_acquire);
+  if (key_len > kInlineKey) delete[] heap_key();
 }
 
 Entry* Entry::Create(std::string_view key, std::uint64_t hash,
                      const Policy* policy) {
-  auto* e = new Entry(key, hash, policy);
+  EntryPool& pool = EntryPool::Get();
+  void* cell = pool.Allocate();
+  Entry* e;
+  try {
+    e = new (cell) Entry(key, hash, policy);
+  } catch (...) {
+    pool.Free(cell);
+    throw;
+  }
   try {
     e->breaker.SetPolicy(policy);  // sizes the failure history
   } catch (...) {
-    delete e;
+    Destroy(e);
     throw;
   }
   return e;
 }
 
-void Entry::Destroy(void* entry) noexcept { delete static_cast<Entry*>(entry); }
+void Entry::Destroy(void* entry) noexcept {
+  static_cast<Entry*>(entry)->~Entry();
+  EntryPool::Get().Free(entry);
+}
 
 const absl::Status& Entry::RejectionStatus() {
+  std::atomic<absl::Status*>& rejection = breaker.rejection_status();
   absl::Status* s = rejection.load(std::memory_order_acquire);
   if (s != nullptr) return *s;
   std::string_view k = key();
@@ -78,10 +164,11 @@ const absl::Status& Entry::RejectionStatus() {
 // ---------------------------------------------------------------------------
 // PeerTable
 
-PeerTable::Table::Table(std::size_t capacity)
-    : mask(capacity - 1), slots(new std::atomic<Entry*>[capacity]) {
+PeerTable::Table::Table(std::size_t slots_wanted)
+    : capacity(slots_wanted),
+      slots(new std::atomic<std::uintptr_t>[slots_wanted]) {
   for (std::size_t i = 0; i < capacity; ++i) {
-    slots[i].store(nullptr, std::memory_order_relaxed);
+    slots[i].store(0, std::memory_order_relaxed);
   }
 }
 
@@ -89,27 +176,14 @@ PeerTable::PeerTable() : table_(new Table(kInitialCapacity)) {}
 
 PeerTable::~PeerTable() {
   Table* t = table_.load(std::memory_order_acquire);
-  for (std::size_t i = 0; i <= t->mask; ++i) {
-    Entry* e = t->slots[i].load(std::memory_order_relaxed);
-    if (e != nullptr && e != Tombstone()) Entry::Destroy(e);
+  for (std::size_t i = 0; i < t->capacity; ++i) {
+    std::uintptr_t v = t->slots[i].load(std::memory_order_relaxed);
+    if (v != 0 && v != kTombstone) Entry::Destroy(Untag(v));
   }
   delete t;
 }
 
 void PeerTable::DeleteTable(void* t) noexcept { delete static_cast<Table*>(t); }
-
-std::uint64_t PeerTable::Hash(std::string_view key) noexcept {
-  return absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size()));
-}
-
-Entry* PeerTable::Find(std::string_view key, std::uint64_t hash) const noexcept {
-  const Table* t = table_.load(std::memory_order_acquire);
-  for (std::size_t i = hash & t->mask;; i = (i + 1) & t->mask) {
-    Entry* e = t->slots[i].load(std::memory_order_acquire);
-    if (e == nullptr) return nullptr;
-    if (e != Tombstone() && e->hash == hash && e->key() == key) return e;
-  }
-}
 
 Entry* PeerTable::Insert(std::string_view key, std::uint64_t hash,
                          const Policy* policy, bool* created) {
@@ -132,14 +206,19 @@ Entry* PeerTable::InsertLocked(std::string_view key, std::uint64_t hash,
   if (Entry* e = Find(key, hash)) return e;
   // Keep the load (live + tombstones) at most 3/4 so probes always end.
   Table* t = table_.load(std::memory_order_relaxed);
-  if ((used_ + 1) * 4 > (t->mask + 1) * 3) {
+  if ((used_ + 1) * 4 > t->capacity * 3) {
     GrowLocked();
     t = table_.load(std::memory_order_relaxed);
   }
   Entry* e = Entry::Create(key, hash, policy);
-  std::size_t i = hash & t->mask;
-  while (t->slots[i].load(std::memory_order_relaxed) != nullptr) {
-    i = (i + 1) & t->mask;
+  if ((reinterpret_cast<std::uintptr_t>(e) & ~kPointerMask) != 0) {
+    // Cannot happen with 48-bit user address spaces (x86-64, AArch64 Linux).
+    Entry::Destroy(e);
+    throw std::bad_alloc();
+  }
+  std::size_t i = t->Home(hash);
+  while (t->slots[i].load(std::memory_order_relaxed) != 0) {
+    i = t->Next(i);
   }
   if (evicting_) {
     std::uint64_t era = era_.fetch_add(1, std::memory_order_relaxed) + 1;
@@ -151,7 +230,7 @@ Entry* PeerTable::InsertLocked(std::string_view key, std::uint64_t hash,
       throw;
     }
   }
-  t->slots[i].store(e, std::memory_order_release);  // publishes the entry
+  t->slots[i].store(Tagged(e, hash), std::memory_order_release);  // publishes
   ++used_;
   size_.fetch_add(1, std::memory_order_relaxed);
   *created = true;
@@ -161,21 +240,23 @@ Entry* PeerTable::InsertLocked(std::string_view key, std::uint64_t hash,
 void PeerTable::GrowLocked() {
   Table* old = table_.load(std::memory_order_relaxed);
   std::size_t live = size_.load(std::memory_order_relaxed);
-  std::size_t capacity = kInitialCapacity;
-  while (capacity < (live + 1) * 2) capacity *= 2;  // load <= 1/2 after
-  auto* fresh = new Table(capacity);
-  for (std::size_t i = 0; i <= old->mask; ++i) {
-    Entry* e = old->slots[i].load(std::memory_order_relaxed);
-    if (e == nullptr || e == Tombstone()) continue;
-    std::size_t j = e->hash & fresh->mask;
-    while (fresh->slots[j].load(std::memory_order_relaxed) != nullptr) {
-      j = (j + 1) & fresh->mask;
+  // Load 1/2 after, so 3/4 (the next growth) is half as many inserts away.
+  auto* fresh = new Table(std::max(kInitialCapacity, (live + 1) * 2));
+  for (std::size_t i = 0; i < old->capacity; ++i) {
+    std::uintptr_t v = old->slots[i].load(std::memory_order_relaxed);
+    if (v == 0 || v == kTombstone) continue;
+    std::size_t j = fresh->Home(Untag(v)->hash);
+    while (fresh->slots[j].load(std::memory_order_relaxed) != 0) {
+      j = fresh->Next(j);
     }
-    fresh->slots[j].store(e, std::memory_order_relaxed);
+    fresh->slots[j].store(v, std::memory_order_relaxed);
   }
   used_ = live;
   table_.store(fresh, std::memory_order_release);
   Epoch::Retire(old, &DeleteTable);  // readers may still probe it
+  // Old tables add up to as much as the new one: free them without waiting
+  // for the domain's batch (growth is rare, so the barrier is cheap here).
+  Epoch::TryReclaim();
 }
 
 bool PeerTable::EvictableLocked(const Entry* e) const {
@@ -185,12 +266,12 @@ bool PeerTable::EvictableLocked(const Entry* e) const {
 
 void PeerTable::UnlinkLocked(Entry* e) {
   Table* t = table_.load(std::memory_order_relaxed);
-  for (std::size_t i = e->hash & t->mask;; i = (i + 1) & t->mask) {
-    Entry* x = t->slots[i].load(std::memory_order_relaxed);
-    if (x == nullptr) return;  // not in the table (cannot happen)
-    if (x == e) {
+  for (std::size_t i = t->Home(e->hash);; i = t->Next(i)) {
+    std::uintptr_t x = t->slots[i].load(std::memory_order_relaxed);
+    if (x == 0) return;  // not in the table (cannot happen)
+    if (x != kTombstone && Untag(x) == e) {
       // A tombstone, not null: later keys of this probe chain stay reachable.
-      t->slots[i].store(Tombstone(), std::memory_order_release);
+      t->slots[i].store(kTombstone, std::memory_order_release);
       break;
     }
   }
@@ -214,7 +295,7 @@ bool PeerTable::PopOldestLocked(std::uint64_t* era, Entry** e) {
   return true;
 }
 
-std::size_t PeerTable::EvictOverCap(std::size_t cap) {
+std::size_t PeerTable::EvictOverCap(std::size_t cap, const Entry* keep) {
   MutexLock lock(&mu_);
   std::size_t dropped = 0;
   // Each entry is looked at a bounded number of times per call, so a table
@@ -228,7 +309,7 @@ std::size_t PeerTable::EvictOverCap(std::size_t cap) {
     std::uint64_t stamp = e->era.load(std::memory_order_relaxed);
     if (stamp > era) {
       QueueLocked(e, stamp);  // used since it was queued
-    } else if (EvictableLocked(e)) {
+    } else if (e != keep && EvictableLocked(e)) {
       UnlinkLocked(e);
       ++dropped;
     } else {

@@ -25,13 +25,16 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <deque>
 #include <memory>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/hash/hash.h"
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "breaker.h"
 #include "sync.h"
 
@@ -39,28 +42,35 @@ namespace circuit::internal {
 
 // Entry
 //
-// One tracked peer. The first 48 bytes (hash, era, key) and the breaker's
-// state word share a cache line when the key fits inline.
-struct Entry {
+// One tracked peer, aligned to a cache line. The first line holds all that
+// a lookup and a closed-state call touch: the hash, the key (when it fits
+// inline) and the breaker's hot fields (state word, success counter,
+// failure run, fast policy bits; see Breaker).
+struct alignas(64) Entry {
   static constexpr std::uint32_t kInlineKey = 28;
 
   std::uint64_t hash;
-  std::atomic<std::uint64_t> era;  // recency stamp; see the file comment
   std::uint32_t key_len;
-  union {
-    char key_inline[kInlineKey];
-    char* key_heap;
-  };
-  Breaker breaker;
+  // The key when it fits, else a pointer to it on the heap (read and
+  // written with memcpy, so the array keeps 4-byte alignment and the
+  // breaker starts at offset 40).
+  char key_bytes[kInlineKey];
+  Breaker breaker;  // at offset 40: its first 24 bytes end the first line
 
+  std::atomic<std::uint64_t> era;  // recency stamp; see the file comment
   std::atomic<std::uint32_t> handles{0};     // PeerHandles; changed under
                                              // the table mutex or by a holder
   bool unlinked = false;                     // table mutex
   std::uint64_t queued_era = 0;              // table mutex
-  std::atomic<absl::Status*> rejection{nullptr};  // built on first rejection
 
   std::string_view key() const noexcept {
-    return {key_len <= kInlineKey ? key_inline : key_heap, key_len};
+    if (key_len <= kInlineKey) [[likely]] return {key_bytes, key_len};
+    return {heap_key(), key_len};
+  }
+  char* heap_key() const noexcept {
+    char* p;
+    std::memcpy(&p, key_bytes, sizeof p);
+    return p;
   }
 
   // The status rejections of this peer return, built once.
@@ -104,6 +114,7 @@ class PeerTable {
   // Marks `e` used now (for LRU / idle eviction); writes only if the era
   // moved since its last use.
   void Touch(Entry* e) const noexcept {
+    if (!evicting_) return;  // recency is kept only for eviction
     std::uint64_t era = era_.load(std::memory_order_relaxed);
     if (e->era.load(std::memory_order_relaxed) != era) {
       e->era.store(era, std::memory_order_relaxed);
@@ -119,9 +130,10 @@ class PeerTable {
 
   // PeerTable::EvictOverCap()
   //
-  // Drops least recently used evictable entries until at most `cap` remain
-  // (or none is evictable). Returns how many it dropped.
-  std::size_t EvictOverCap(std::size_t cap);
+  // Drops least recently used evictable entries other than `keep` (the peer
+  // being admitted) until at most `cap` remain, or none is evictable.
+  // Returns how many it dropped.
+  std::size_t EvictOverCap(std::size_t cap, const Entry* keep);
 
   // PeerTable::SweepIdle()
   //
@@ -139,9 +151,9 @@ class PeerTable {
   template <class F>
   void ForEach(F&& f) const {
     const Table* t = table_.load(std::memory_order_acquire);
-    for (std::size_t i = 0; i <= t->mask; ++i) {
-      Entry* e = t->slots[i].load(std::memory_order_acquire);
-      if (e != nullptr && e != Tombstone()) f(e);
+    for (std::size_t i = 0; i < t->capacity; ++i) {
+      std::uintptr_t v = t->slots[i].load(std::memory_order_acquire);
+      if (v != 0 && v != kTombstone) f(Untag(v));
     }
   }
 
@@ -149,14 +161,43 @@ class PeerTable {
   void EnableEviction() noexcept { evicting_ = true; }
 
  private:
-  struct Table {
-    explicit Table(std::size_t capacity);
-    std::size_t mask;
-    std::unique_ptr<std::atomic<Entry*>[]> slots;
-  };
-  static Entry* Tombstone() noexcept {
-    return reinterpret_cast<Entry*>(std::uintptr_t{1});
+  // A slot holds an entry pointer with a tag from its hash in the top 16
+  // bits (user-space pointers use at most 48), so a probe skips other keys
+  // without touching their entries. 0 is empty; kTombstone (tag 0) a
+  // removed entry, kept so later keys of its probe chain stay reachable.
+  // The home slot comes from the hash's high bits (Table::Home), the tag
+  // from its low bits, so neighbours in a probe chain have unrelated tags.
+  static constexpr std::uintptr_t kTombstone = 1;
+  static constexpr int kTagShift = 48;
+  static constexpr std::uintptr_t kPointerMask =
+      (std::uintptr_t{1} << kTagShift) - 1;
+  // Never 0, so a tombstone never matches.
+  static std::uintptr_t Tag(std::uint64_t hash) noexcept {
+    return static_cast<std::uintptr_t>((hash & 0x7FFF) | 0x8000) << kTagShift;
   }
+  static std::uintptr_t Tagged(Entry* e, std::uint64_t hash) noexcept {
+    return reinterpret_cast<std::uintptr_t>(e) | Tag(hash);
+  }
+  static Entry* Untag(std::uintptr_t v) noexcept {
+    return reinterpret_cast<Entry*>(v & kPointerMask);
+  }
+
+  // Any capacity, not only powers of two, so that growth keeps the load
+  // between 1/2 and 3/4 (8 to 16 bytes of slots per peer).
+  struct Table {
+    explicit Table(std::size_t slots_wanted);
+    std::size_t Home(std::uint64_t hash) const noexcept {
+      // hash * capacity / 2^64: a multiply instead of a division.
+      __extension__ using U128 = unsigned __int128;
+      return static_cast<std::size_t>((static_cast<U128>(hash) * capacity) >>
+                                      64);
+    }
+    std::size_t Next(std::size_t i) const noexcept {
+      return i + 1 == capacity ? 0 : i + 1;
+    }
+    std::size_t capacity;
+    std::unique_ptr<std::atomic<std::uintptr_t>[]> slots;
+  };
   static void DeleteTable(void* t) noexcept;
 
   Entry* InsertLocked(std::string_view key, std::uint64_t hash,
@@ -184,6 +225,25 @@ class PeerTable {
   std::deque<std::pair<std::uint64_t, std::int64_t>> checkpoints_
       ABSL_GUARDED_BY(mu_);
 };
+
+// Inline: on every admission by peer id.
+inline std::uint64_t PeerTable::Hash(std::string_view key) noexcept {
+  return absl::Hash<absl::string_view>{}(
+      absl::string_view(key.data(), key.size()));
+}
+
+inline Entry* PeerTable::Find(std::string_view key,
+                              std::uint64_t hash) const noexcept {
+  const Table* t = table_.load(std::memory_order_acquire);
+  const std::uintptr_t tag = Tag(hash);
+  for (std::size_t i = t->Home(hash);; i = t->Next(i)) {
+    std::uintptr_t v = t->slots[i].load(std::memory_order_acquire);
+    if (v == 0) return nullptr;
+    if ((v & ~kPointerMask) != tag) continue;  // another key, or a tombstone
+    Entry* e = Untag(v);
+    if (e->hash == hash && e->key() == key) return e;
+  }
+}
 
 }  // namespace circuit::internal
 

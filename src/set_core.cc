@@ -3,6 +3,8 @@
 
 #include "set_core.h"
 
+#include <time.h>
+
 #include <random>
 #include <stdexcept>
 #include <utility>
@@ -136,7 +138,7 @@ Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash) {
   Entry* e = table_.Insert(peer, hash, policy, &created);
   if (created) {
     if (options_.max_peers > 0 && table_.size() > options_.max_peers) {
-      table_.EvictOverCap(options_.max_peers);
+      table_.EvictOverCap(options_.max_peers, e);
     }
     MaybeSweep();
   }
@@ -186,6 +188,65 @@ Admitted SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
   }
   Epoch::Unpin(pin);
   return a;
+}
+
+bool SetCore::RejectBadPeer(std::string_view peer, Rejection* why,
+                            absl::Status* status) const {
+  why->bad_peer = true;
+  if (status != nullptr) *status = CheckPeer(peer);
+  return false;
+}
+
+Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
+                             std::uint32_t pin) {
+  try {
+    return FindOrCreate(peer, hash);
+  } catch (...) {
+    Epoch::Unpin(pin);
+    throw;
+  }
+}
+
+std::int64_t SetCore::NowNs() const noexcept {
+  if (clock_ == &MonotonicClock::instance()) {
+    // The same value as ToNanos(clock_->now()), without building a Time.
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+  return ToNanos(clock_->now());
+}
+
+bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
+                             Rejection* why, absl::Status* status) noexcept {
+  // An open (or forced-open) breaker before its deadline: the common
+  // rejection, without the general Admit and its Decision.
+  State raw = e->breaker.RawState();
+  if (raw == State::kOpen || raw == State::kForcedOpen) {
+    std::int64_t now = raw == State::kOpen ? NowNs() : 0;
+    if (e->breaker.RejectIfOpen(now, &why->retry_after_ns)) {
+      why->bad_peer = false;
+      table_.Touch(e);
+      if (events_.has_listeners()) events_.Rejected(e->key());
+      if (status != nullptr) {
+        try {
+          *status = e->RejectionStatus();
+        } catch (...) {
+          *status = absl::UnavailableError("circuit open");
+        }
+      }
+      Epoch::Unpin(pin);
+      return false;
+    }
+  }
+  Admitted a = AdmitEntry(e, pin, status);
+  if (a.decision.admitted) {
+    Arm(ctx, e, a.decision.generation, a.start_ns, pin, a.decision.probe);
+    return true;
+  }
+  why->bad_peer = false;
+  why->retry_after_ns = a.decision.retry_after_ns;
+  return false;
 }
 
 Context SetCore::MakeContext(const Admitted& a) noexcept {
@@ -355,6 +416,7 @@ void SetCore::ReleaseHandle(Entry* e) noexcept {
 }
 
 std::size_t SetCore::Sweep() {
+  Epoch::TryReclaim();  // retired entries and tables, without waiting
   if (idle_ns_ <= 0) return 0;
   std::int64_t now = ToNanos(clock_->now());
   {
@@ -386,6 +448,36 @@ void SetCore::apply_remote(std::string_view peer, State state,
     if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store
   } catch (...) {
     // Out of memory on the store's thread: the remote state is dropped.
+  }
+}
+
+}  // namespace circuit::internal
+
+// ---------------------------------------------------------------------------
+// Pools (issue 6)
+
+namespace circuit::internal {
+
+bool SetCore::WouldAdmit(std::string_view peer) const {
+  if (!CheckPeer(peer).ok()) return false;
+  EpochGuard pin;
+  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  return e == nullptr || WouldAdmit(e);
+}
+
+bool SetCore::WouldAdmit(Entry* e) const noexcept {
+  switch (e->breaker.EffectiveState(*clock_)) {
+    case State::kClosed:
+    case State::kDisabled:
+      return true;
+    case State::kHalfOpen: {
+      // An open breaker past its timeout reads half-open with no probe out.
+      BreakerView v = e->breaker.View(*clock_);
+      const int slots = e->breaker.policy()->options.half_open_max_calls;
+      return v.state == State::kHalfOpen && v.probes_in_flight < slots;
+    }
+    default:
+      return false;
   }
 }
 

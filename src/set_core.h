@@ -28,9 +28,11 @@
 #include "circuit/context.h"
 #include "circuit/options.h"
 #include "circuit/state_store.h"
+#include "epoch.h"
 #include "events.h"
 #include "peer_table.h"
 #include "sync.h"
+#include "uncaught.h"
 
 namespace circuit::internal {
 
@@ -44,10 +46,45 @@ struct Admitted {
   std::int64_t start_ns = 0;
 };
 
+// Why AdmitInto() did not admit.
+struct Rejection {
+  bool bad_peer = false;            // the peer id is empty or too long
+  std::int64_t retry_after_ns = 0;  // INT64_MAX: forced open
+};
+
 class SetCore final : public StoreSink {
  public:
   explicit SetCore(SetOptions options);  // REQUIRES: options validated
   ~SetCore() override;
+
+  // ---------------------------------------------------------------------
+  // The hot path, inline (see the bottom of this file): admission and
+  // settling of a closed breaker go through a handful of loads and stores
+  // and no out-of-line call; every other case falls back to the general
+  // functions below.
+
+  // An empty context, for AdmitInto to fill.
+  static Context EmptyContext() noexcept { return Context(); }
+
+  // SetCore::AdmitInto()
+  //
+  // Admits a call to `peer` (creating it if needed) into the empty `*ctx`
+  // and returns true; or returns false and fills `*why`, and `*status` when
+  // not null (the peer's kUnavailable, or kInvalidArgument for a bad id).
+  // May throw std::bad_alloc (creating a peer).
+  bool AdmitInto(std::string_view peer, Context* ctx, Rejection* why,
+                 absl::Status* status);
+  // As AdmitInto for an entry already found and pinned (`pin`); the pin is
+  // handed to the context, or released when rejected.
+  bool AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
+                      Rejection* why, absl::Status* status) noexcept;
+
+  // SetCore::SettleFast()
+  //
+  // As Settle(); a closed-state success is recorded inline.
+  void SettleFast(Entry* e, std::uint64_t generation, bool probe,
+                  Outcome outcome, std::int64_t start_ns,
+                  std::uint32_t pin) noexcept;
 
   // Validates a peer id: OK or kInvalidArgument naming what is wrong.
   absl::Status CheckPeer(std::string_view peer) const;
@@ -97,11 +134,33 @@ class SetCore final : public StoreSink {
   Events& events() noexcept { return events_; }
   const Clock& clock() const noexcept { return *clock_; }
 
+  // -------------------------------------------------------------------
+  // Pools (issue 6)
+
+  // Whether Admit() would admit now, without side effects; an unknown peer
+  // reads true, a bad peer id false.
+  bool WouldAdmit(std::string_view peer) const;
+  bool WouldAdmit(Entry* e) const noexcept;
+
   // StoreSink
   void apply_remote(std::string_view peer, State state,
                     absl::Duration remaining, std::uint64_t epoch) override;
 
  private:
+  // The clock in nanoseconds; the default clock is read directly.
+  std::int64_t NowNs() const noexcept;
+
+  // Fills an admitted context.
+  void Arm(Context* ctx, Entry* e, std::uint64_t generation,
+           std::int64_t start_ns, std::uint32_t pin, bool probe) noexcept;
+  // The out-of-line parts of AdmitInto / AdmitEntryInto.
+  bool RejectBadPeer(std::string_view peer, Rejection* why,
+                     absl::Status* status) const;
+  Entry* CreatePinned(std::string_view peer, std::uint64_t hash,
+                      std::uint32_t pin);
+  bool AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
+                      Rejection* why, absl::Status* status) noexcept;
+
   struct Classifier {
     std::vector<Matcher> handled;
     std::vector<Matcher> ignored;
@@ -112,7 +171,8 @@ class SetCore final : public StoreSink {
   // Calls options_for outside every lock.
   const Policy* PolicyForNewPeer(std::string_view peer);
   // Returns the interned policy for `options` (validated).
-  const Policy* Intern(const BreakerOptions& options);
+  const Policy* Intern(const BreakerOptions& options)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Entry* FindOrCreate(std::string_view peer, std::uint64_t hash);
   void Report(Entry* e, const Transition& t) noexcept;
   void MaybeSweep();
@@ -138,6 +198,58 @@ class SetCore final : public StoreSink {
       ABSL_GUARDED_BY(mu_);
   std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+// ---------------------------------------------------------------------------
+// The hot path
+
+inline void SetCore::Arm(Context* ctx, Entry* e, std::uint64_t generation,
+                         std::int64_t start_ns, std::uint32_t pin,
+                         bool probe) noexcept {
+  ctx->core_ = this;
+  ctx->entry_ = e;
+  ctx->generation_ = generation;
+  ctx->start_ns_ = start_ns;
+  ctx->uncaught_ = UncaughtExceptions();
+  ctx->epoch_ = pin;
+  ctx->probe_ = probe;
+}
+
+inline bool SetCore::AdmitInto(std::string_view peer, Context* ctx,
+                               Rejection* why, absl::Status* status) {
+  if (peer.empty() || peer.size() > options_.max_peer_id_bytes) [[unlikely]] {
+    return RejectBadPeer(peer, why, status);
+  }
+  std::uint32_t pin = Epoch::Pin();
+  std::uint64_t hash = PeerTable::Hash(peer);
+  Entry* e = table_.Find(peer, hash);
+  if (e == nullptr) [[unlikely]] e = CreatePinned(peer, hash, pin);
+  return AdmitEntryInto(e, pin, ctx, why, status);
+}
+
+inline bool SetCore::AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
+                                    Rejection* why,
+                                    absl::Status* status) noexcept {
+  std::uint64_t generation;
+  if (e->breaker.AdmitClosed(&generation)) [[likely]] {
+    table_.Touch(e);
+    if (events_.has_listeners()) [[unlikely]] events_.BeforeCall(e->key());
+    Arm(ctx, e, generation, 0, pin, /*probe=*/false);
+    return true;
+  }
+  return AdmitEntrySlow(e, pin, ctx, why, status);
+}
+
+inline void SetCore::SettleFast(Entry* e, std::uint64_t generation, bool probe,
+                                Outcome outcome, std::int64_t start_ns,
+                                std::uint32_t pin) noexcept {
+  if (outcome == Outcome::kSuccess &&
+      e->breaker.SettleClosedSuccess(generation)) [[likely]] {
+    if (events_.has_listeners()) [[unlikely]] events_.Success(e->key());
+    Epoch::Unpin(pin);
+    return;
+  }
+  Settle(e, generation, probe, outcome, start_ns, pin);
+}
 
 }  // namespace circuit::internal
 

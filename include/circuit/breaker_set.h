@@ -40,6 +40,7 @@
 #include <exception>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -65,7 +66,9 @@ class CircuitBreakerSet;
 struct PeerSnapshot {
   std::string peer;
   State state = State::kClosed;           // effective state (as state())
-  int failures_in_window = 0;             // counted failures, window rule
+  int failures_in_window = 0;  // window-rule failures now in the window;
+                               // exact up to max_failures (the history
+                               // keeps no more than the rule needs)
   int consecutive_failures = 0;           // the current run of failures
   std::uint64_t calls = 0;                // admitted calls with an outcome
   std::uint64_t successes = 0;
@@ -102,6 +105,9 @@ class PeerHandle {
 
   // As `CircuitBreakerSet::state(peer())`.
   State state() const;
+
+  // As `CircuitBreakerSet::would_admit(peer())`.
+  bool would_admit() const;
 
   // The peer id.
   std::string_view peer() const noexcept;
@@ -141,6 +147,16 @@ inline constexpr bool kIsFailsWhen = false;
 template <class P>
 inline constexpr bool kIsFailsWhen<FailsWhen<P>> = true;
 }  // namespace internal
+
+// Pick
+//
+// What `CircuitBreakerSet::first_admitting()` chose: the index of the peer
+// among the candidates, and the admitted call's context (which holds a
+// half-open probe slot when `context.probe()`).
+struct Pick {
+  std::size_t index;
+  Context context;
+};
 
 // CircuitBreakerSet
 //
@@ -304,6 +320,40 @@ class CircuitBreakerSet {
   // `circuit_rejections_total`, `circuit_trips_total`. `prefix` replaces
   // "circuit" in the metric names.
   std::string prometheus_text(std::string_view prefix = "circuit") const;
+
+  // ---------------------------------------------------------------------
+  // Pools: picking a peer without wasting probes (issue 6)
+
+  // CircuitBreakerSet::would_admit()
+  //
+  // Whether `context(peer)` would admit a call now, without admitting
+  // anything: no probe slot is taken, no rejection is counted, no listener
+  // is called, and an unknown peer is not created (it reads `true`). A bad
+  // peer id reads `false`. Closed and disabled breakers read `true`; open
+  // and forced-open ones `false`, except an open breaker whose reset timeout
+  // has passed, which reads `true` like a half-open one with a free probe
+  // slot.
+  // NOTE: advisory; another thread may take the last probe slot before you
+  // act. To reserve a peer, use `first_admitting()` or `try_context()`.
+  bool would_admit(std::string_view peer) const;
+
+  // CircuitBreakerSet::first_admitting()
+  //
+  // Admits a call to the first peer of `peers`, starting at index
+  // `start % peers.size()` and wrapping around, whose breaker admits it, and
+  // returns its index and context; `std::nullopt` when none admits (or
+  // `peers` is empty). Peers that `would_admit()` says no to are skipped
+  // without counting a rejection; a half-open probe slot is taken
+  // atomically, so two pickers racing for a peer's last probe slot never
+  // both get it (the loser moves on to the next candidate). Bad peer ids are
+  // skipped. Pass a rotating `start` for round-robin.
+  std::optional<Pick> first_admitting(std::span<const std::string_view> peers,
+                                      std::size_t start = 0);
+  std::optional<Pick> first_admitting(std::span<const std::string> peers,
+                                      std::size_t start = 0);
+  // The same over handles (empty handles are skipped), without lookups.
+  static std::optional<Pick> first_admitting(
+      std::span<const PeerHandle> peers, std::size_t start = 0);
 
  private:
   friend class PeerHandle;

@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <exception>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 
@@ -113,8 +114,13 @@ class Context {
           std::uint64_t generation, std::int64_t start_ns, std::uint32_t epoch,
           bool probe) noexcept;
 
+  // Empty: what a moved-from context is (the admission path fills it).
+  Context() noexcept = default;
+
   // Records `outcome` (an internal::Outcome) and releases the context.
   void finish(int outcome) noexcept;
+  // The destructor's outcome: a failure when an exception is escaping.
+  void settle_unsettled() noexcept;
 
   internal::SetCore* core_ = nullptr;
   internal::Entry* entry_ = nullptr;  // null once settled or moved from
@@ -124,6 +130,21 @@ class Context {
   std::uint32_t epoch_ = 0;           // reclamation epoch pinned by this call
   bool probe_ = false;
 };
+
+// Inline: every call moves and destroys a context, and most destroy an
+// empty (moved-from or settled) one.
+inline Context::Context(Context&& other) noexcept
+    : core_(other.core_),
+      entry_(std::exchange(other.entry_, nullptr)),
+      generation_(other.generation_),
+      start_ns_(other.start_ns_),
+      uncaught_(other.uncaught_),
+      epoch_(other.epoch_),
+      probe_(other.probe_) {}
+
+inline Context::~Context() {
+  if (entry_ != nullptr) settle_unsettled();
+}
 
 }  // namespace circuit
 

@@ -185,7 +185,10 @@ struct SetOptions {
 
   // Closed peers not used for this long are dropped (never open, half-open,
   // forced-open, disabled or handled ones). Zero: never. Drops happen when
-  // new peers arrive and on `size()`, `snapshot()` and `sweep()`.
+  // new peers arrive and on `size()`, `snapshot()` and `sweep()`; recency is
+  // tracked at the granularity of those sweeps (at most one per
+  // idle_timeout / 8), so a peer goes at the first sweep that runs one
+  // sweep interval or more past its timeout.
   absl::Duration idle_timeout = absl::ZeroDuration();
 
   // The longest accepted peer id, in bytes. Longer ids are rejected with

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds circuit and runs the demo, examples/peer_pool: a simulated pool of 8
+# peers, some of which go down and come back, with each trip logged and every
+# peer's breaker state drawn over time.
+#
+#   bash scripts/demo.sh [--color | --no-color]
+#
+# On Debian 12, as root (or with sudo), it first installs what the build needs
+# with apt-get, and only what is missing, so a second run goes straight to
+# the build. It reuses the build directory `build/` (BUILD_DIR to change it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(g++ meson ninja-build pkg-config libabsl-dev libspdlog-dev)
+build=${BUILD_DIR:-build}
+
+say() { printf '==> %s\n' "$*"; }
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+install_missing() {
+  local missing=() p sudo=()
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+}
+
+# Runs a build step quietly; shows its output only when it fails.
+quiet() {
+  local log
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then
+    tail -n 40 "$log"
+    rm -f "$log"
+    echo "failed: $*" >&2
+    exit 1
+  fi
+  rm -f "$log"
+}
+
+install_missing "${packages[@]}"
+if [ ! -f "$build/build.ninja" ]; then
+  say "configuring $build/"
+  quiet meson setup "$build"
+fi
+say "compiling the demo"
+quiet meson compile -C "$build" examples/peer_pool
+echo
+exec "$build/examples/peer_pool" "$@"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds circuit with everything optional turned on and runs the whole test
+# suite (unit, model, stress, examples and the adapter suites).
+#
+#   bash scripts/test.sh [meson test options, e.g. --suite unit]
+#
+# On Debian 12, as root (or with sudo), it first installs what the full suite
+# needs with apt-get, and only what is missing, so a second run goes straight
+# to the build. It reuses the build directory `build/` (BUILD_DIR to change
+# it) and leaves the results in build/meson-logs/testlog.{txt,json}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  g++ meson ninja-build pkg-config   # the toolchain
+  libabsl-dev libspdlog-dev          # the library
+  libboost-test-dev                  # the tests (Boost.Test)
+  libboost-dev                       # the Boost.Asio helpers
+  libhiredis-dev redis-server        # the Redis store and its tests
+  prometheus-cpp-dev                 # the prometheus-cpp collectable
+  libbenchmark-dev                   # bench/ (built when -Dbench=true)
+  valgrind                           # meson test --setup valgrind
+  clang libclang-rt-14-dev           # sanitizer and fuzz builds
+)
+build=${BUILD_DIR:-build}
+
+say() { printf '==> %s\n' "$*"; }
+
+installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+installed_any=0
+install_missing() {
+  local missing=() p sudo=()
+  for p in "$@"; do installed "$p" || missing+=("$p"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  say "installing ${missing[*]}"
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}"
+  installed_any=1
+}
+
+install_missing "${packages[@]}"
+
+# A build directory configured before some packages were there (for example
+# by scripts/demo.sh) has the optional parts off: configure it again.
+stamp="$build/.configured-by-test-sh"
+if [ ! -f "$build/build.ninja" ]; then
+  say "configuring $build/"
+  meson setup "$build"
+elif [ ! -f "$stamp" ] || [ "$installed_any" = 1 ]; then
+  say "configuring $build/ again (new packages)"
+  meson setup --reconfigure "$build"
+fi
+touch "$stamp"
+
+say "compiling"
+meson compile -C "$build"
+say "testing"
+meson test -C "$build" --print-errorlogs "$@"

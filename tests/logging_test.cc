@@ -1,0 +1,265 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// Logging through spdlog: one line per state change with the peer id (open
+// at warn, half-open and closed at info, probes at debug), silence without
+// a logger, and coalescing of a flapping peer's trips per log_interval.
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "absl/time/time.h"
+#include "circuit/breaker_set.h"
+#include "circuit/clock.h"
+#include "spdlog/logger.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
+#include "spdlog/spdlog.h"
+#include "test_util.h"
+
+namespace bdata = boost::unit_test::data;
+
+using circuit::CircuitBreakerSet;
+using circuit::Context;
+using circuit::ManualClock;
+using circuit::SetOptions;
+using circuit::State;
+using circuit::testing::ManualOptions;
+
+namespace {
+
+struct Line {
+  spdlog::level::level_enum level;
+  std::string text;
+};
+
+// A logger that keeps its lines in memory.
+struct Captured {
+  Captured() { logger->set_level(spdlog::level::trace); }
+
+  std::vector<Line> lines() const {
+    std::vector<Line> out;
+    for (const auto& m : sink->last_raw()) {
+      out.push_back({m.level, std::string(m.payload.data(), m.payload.size())});
+    }
+    return out;
+  }
+
+  // The lines at `level`.
+  std::vector<std::string> at(spdlog::level::level_enum level) const {
+    std::vector<std::string> out;
+    for (const Line& l : lines()) {
+      if (l.level == level) out.push_back(l.text);
+    }
+    return out;
+  }
+
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  std::shared_ptr<spdlog::logger> logger =
+      std::make_shared<spdlog::logger>("circuit-test", sink);
+};
+
+bool Contains(std::string_view haystack, std::string_view needle) {
+  return haystack.find(needle) != std::string_view::npos;
+}
+
+// A set that opens on the first failure for 1 s, logging to `log`.
+struct LoggingFixture {
+  LoggingFixture() {
+    SetOptions o = ManualOptions(&clock, /*max_failures=*/0, absl::Seconds(60),
+                                 absl::Seconds(1));
+    o.logger = log.logger;
+    o.log_interval = absl::Seconds(10);
+    set = std::make_unique<CircuitBreakerSet>(o);
+  }
+
+  void At(absl::Duration t) { clock.set(absl::UnixEpoch() + t); }
+
+  // A probe of `peer` admitted now that fails.
+  void FailedProbe(std::string_view peer) {
+    Context probe = set->context(peer);
+    BOOST_REQUIRE(probe.probe());
+    probe.fail();
+  }
+
+  ManualClock clock;
+  Captured log;
+  std::unique_ptr<CircuitBreakerSet> set;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(LoggingTest, LoggingFixture)
+
+BOOST_AUTO_TEST_CASE(OpeningIsLoggedAtWarnWithThePeerId) {
+  set->context("db-1").fail();
+
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+
+  BOOST_REQUIRE(warns.size() == 1u);
+  BOOST_TEST(Contains(warns[0], "db-1"));
+  BOOST_TEST(Contains(warns[0], "open"));
+  BOOST_TEST(log.lines().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(HalfOpenAndClosedAreLoggedAtInfo) {
+  set->context("db-1").fail();
+  At(absl::Seconds(1));
+
+  set->context("db-1").succeed();
+
+  std::vector<std::string> infos = log.at(spdlog::level::info);
+  BOOST_REQUIRE(infos.size() == 2u);
+  BOOST_TEST(Contains(infos[0], "db-1"));
+  BOOST_TEST(Contains(infos[0], "half-open"));
+  BOOST_TEST(Contains(infos[1], "db-1"));
+  BOOST_TEST(Contains(infos[1], "-> closed"));
+}
+
+BOOST_AUTO_TEST_CASE(ProbesAreLoggedAtDebug) {
+  set->context("db-1").fail();
+  At(absl::Seconds(1));
+
+  set->context("db-1").succeed();
+
+  std::vector<std::string> debugs = log.at(spdlog::level::debug);
+  BOOST_REQUIRE(debugs.size() == 1u);
+  BOOST_TEST(Contains(debugs[0], "db-1"));
+  BOOST_TEST(Contains(debugs[0], "probe"));
+}
+
+BOOST_AUTO_TEST_CASE(ClosedCallsLogNothing) {
+  for (int i = 0; i < 10; ++i) set->context("db-1").succeed();
+  set->context("db-1").ignore();
+
+  BOOST_TEST(log.lines().empty());
+}
+
+BOOST_AUTO_TEST_CASE(WithoutALoggerNothingIsLoggedAndTheGlobalLoggerIsUntouched) {
+  std::shared_ptr<spdlog::logger> previous = spdlog::default_logger();
+  Captured global;
+  spdlog::set_default_logger(global.logger);
+  {
+    CircuitBreakerSet silent(ManualOptions(&clock, 0));
+    silent.context("a").fail();
+    clock.advance(absl::Seconds(10));
+    silent.context("a").succeed();
+    silent.open("a");
+  }
+  spdlog::set_default_logger(previous);
+
+  BOOST_TEST(global.lines().empty());
+  BOOST_TEST(log.lines().empty());
+}
+
+BOOST_AUTO_TEST_CASE(FlappingPeerLogsOneTripPerLogInterval) {
+  set->context("a").fail();  // trip at 0: logged
+
+  for (int s = 1; s < 30; ++s) {
+    At(absl::Seconds(s));
+    FailedProbe("a");  // a trip every second
+  }
+
+  // Trips at 0, 10 and 20 s.
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+  BOOST_TEST(warns.size() == 3u);
+}
+
+BOOST_DATA_TEST_CASE_F(LoggingFixture, TripIsLoggedAgainExactlyOneLogIntervalLater,
+                       bdata::make({-1, 0}), nanos_past_interval) {
+  set->context("a").fail();
+  for (int s = 1; s < 9; ++s) {
+    At(absl::Seconds(s));
+    FailedProbe("a");
+  }
+
+  At(absl::Seconds(10) + absl::Nanoseconds(nanos_past_interval));
+  FailedProbe("a");
+
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+  BOOST_TEST(warns.size() == (nanos_past_interval < 0 ? 1u : 2u));
+}
+
+BOOST_AUTO_TEST_CASE(CoalescedTransitionsAreReportedOnTheNextLoggedTrip) {
+  set->context("a").fail();
+  for (int s = 1; s <= 10; ++s) {
+    At(absl::Seconds(s));
+    FailedProbe("a");
+  }
+
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+
+  BOOST_REQUIRE(warns.size() == 2u);
+  BOOST_TEST(!Contains(warns[0], "not logged"));
+  // Not logged: the trips at 1..9 s and the half-opens at 2..10 s (the one
+  // at 1 s belongs to the logged cycle).
+  BOOST_TEST(Contains(warns[1], "18 earlier transitions"));
+}
+
+BOOST_AUTO_TEST_CASE(ZeroLogIntervalLogsEveryTrip) {
+  SetOptions o = ManualOptions(&clock, 0, absl::Seconds(60), absl::Seconds(1));
+  o.logger = log.logger;
+  o.log_interval = absl::ZeroDuration();
+  CircuitBreakerSet s(o);
+  s.context("a").fail();
+
+  for (int i = 1; i <= 5; ++i) {
+    At(absl::Seconds(i));
+    Context probe = s.context("a");
+    probe.fail();
+  }
+
+  BOOST_TEST(log.at(spdlog::level::warn).size() == 6u);
+}
+
+BOOST_AUTO_TEST_CASE(PeersAreCoalescedIndependently) {
+  set->context("a").fail();
+  At(absl::Seconds(1));
+  FailedProbe("a");  // a's second trip: coalesced
+
+  set->context("b").fail();  // b's first trip: logged
+
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+  BOOST_REQUIRE(warns.size() == 2u);
+  BOOST_TEST(Contains(warns[0], "peer a"));
+  BOOST_TEST(Contains(warns[1], "peer b"));
+}
+
+BOOST_AUTO_TEST_CASE(ManualTransitionsAreAlwaysLogged) {
+  set->context("a").fail();
+  At(absl::Seconds(1));
+  FailedProbe("a");  // coalesced
+
+  set->close("a");
+  set->open("a");
+
+  std::vector<std::string> warns = log.at(spdlog::level::warn);
+  BOOST_TEST(warns.size() == 2u);
+  std::vector<std::string> infos = log.at(spdlog::level::info);
+  BOOST_REQUIRE(!infos.empty());
+  BOOST_TEST(Contains(infos.back(), "-> closed"));
+}
+
+BOOST_AUTO_TEST_CASE(ThrowingListenerIsLoggedAtError) {
+  struct Thrower : circuit::Listener {
+    void success(std::string_view) override {
+      throw std::runtime_error("listener broke");
+    }
+  };
+  set->add_listener(std::make_shared<Thrower>());
+
+  set->context("a").succeed();
+
+  std::vector<std::string> errors = log.at(spdlog::level::err);
+  BOOST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST(Contains(errors[0], "listener broke"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

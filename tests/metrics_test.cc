@@ -1,0 +1,440 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// `prometheus_text()`, checked against the Prometheus text exposition
+// format 0.0.4 by a small parser written from the format's description:
+// HELP and TYPE lines before their samples, one block per family, label
+// values escaped (\\, \", \n) and valid UTF-8, one gauge per peer and state,
+// and counters that agree with the snapshot.
+
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "circuit/circuit.h"
+
+namespace bdata = boost::unit_test::data;
+
+namespace {
+
+using circuit::CircuitBreakerSet;
+using circuit::ManualClock;
+using circuit::PeerSnapshot;
+using circuit::SetOptions;
+using circuit::State;
+
+// ---------------------------------------------------------------------------
+// A strict reader of the text format.
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;  // unescaped values
+  double value = 0;
+};
+
+struct Exposition {
+  std::map<std::string, std::string> type;  // family -> type
+  std::map<std::string, std::string> help;
+  std::vector<Sample> samples;
+  std::vector<std::string> errors;  // empty: well formed
+};
+
+// Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
+bool ValidUtf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c < 0x80) {
+      n = 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+      n = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 3;
+      if (c == 0xE0) lo = 0xA0;
+      if (c == 0xED) hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 4;
+      if (c == 0xF0) lo = 0x90;
+      if (c == 0xF4) hi = 0x8F;
+    } else {
+      return false;
+    }
+    if (i + n > s.size()) return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+bool IsMetricName(std::string_view s) {
+  if (s.empty()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+              c == ':' || (i > 0 && c >= '0' && c <= '9');
+    if (!ok) return false;
+  }
+  return true;
+}
+
+bool IsLabelName(std::string_view s) {
+  return IsMetricName(s) && s.find(':') == std::string_view::npos;
+}
+
+// Parses one sample line; appends to `errors` what is wrong with it.
+Sample ParseSample(std::string_view line, std::vector<std::string>& errors) {
+  Sample out;
+  std::size_t i = 0;
+  while (i < line.size() && line[i] != '{' && line[i] != ' ') ++i;
+  out.name = std::string(line.substr(0, i));
+  if (!IsMetricName(out.name)) errors.push_back("bad metric name: " + out.name);
+  if (i < line.size() && line[i] == '{') {
+    ++i;
+    while (i < line.size() && line[i] != '}') {
+      std::size_t eq = line.find('=', i);
+      if (eq == std::string_view::npos) {
+        errors.push_back("label without '=': " + std::string(line));
+        return out;
+      }
+      std::string name(line.substr(i, eq - i));
+      if (!IsLabelName(name)) errors.push_back("bad label name: " + name);
+      i = eq + 1;
+      if (i >= line.size() || line[i] != '"') {
+        errors.push_back("label value not quoted: " + std::string(line));
+        return out;
+      }
+      ++i;
+      std::string value;
+      for (;; ++i) {
+        if (i >= line.size()) {
+          errors.push_back("unterminated label value: " + std::string(line));
+          return out;
+        }
+        char c = line[i];
+        if (c == '"') break;
+        if (c == '\\') {
+          char e = i + 1 < line.size() ? line[i + 1] : '\0';
+          if (e == '\\') {
+            value += '\\';
+          } else if (e == '"') {
+            value += '"';
+          } else if (e == 'n') {
+            value += '\n';
+          } else {
+            errors.push_back("bad escape in: " + std::string(line));
+          }
+          ++i;
+          continue;
+        }
+        value += c;
+      }
+      ++i;  // the closing quote
+      if (!out.labels.emplace(name, value).second) {
+        errors.push_back("repeated label: " + name);
+      }
+      if (i < line.size() && line[i] == ',') ++i;
+    }
+    if (i >= line.size()) {
+      errors.push_back("unterminated label set: " + std::string(line));
+      return out;
+    }
+    ++i;  // '}'
+  }
+  if (i >= line.size() || line[i] != ' ') {
+    errors.push_back("no space before the value: " + std::string(line));
+    return out;
+  }
+  std::string value(line.substr(i + 1));
+  char* end = nullptr;
+  out.value = std::strtod(value.c_str(), &end);
+  if (value.empty() || *end != '\0') {
+    errors.push_back("bad value: " + std::string(line));
+  }
+  return out;
+}
+
+// Splits on `sep`, at most `max_parts` parts (the last takes the rest).
+std::vector<std::string_view> Split(std::string_view s, char sep,
+                                    std::size_t max_parts = SIZE_MAX) {
+  std::vector<std::string_view> out;
+  while (out.size() + 1 < max_parts) {
+    std::size_t at = s.find(sep);
+    if (at == std::string_view::npos) break;
+    out.push_back(s.substr(0, at));
+    s.remove_prefix(at + 1);
+  }
+  out.push_back(s);
+  return out;
+}
+
+Exposition Parse(std::string_view text) {
+  Exposition x;
+  if (!ValidUtf8(text)) x.errors.push_back("not valid UTF-8");
+  if (!text.empty() && text.back() != '\n') {
+    x.errors.push_back("does not end with a newline");
+  }
+  std::set<std::string> finished;  // families whose samples are over
+  std::string current;
+  for (std::string_view line : Split(text, '\n')) {
+    if (line.empty()) continue;
+    if (line[0] == '#') {
+      std::vector<std::string_view> parts = Split(line, ' ', 4);
+      if (parts.size() < 3 || parts[0] != "#" ||
+          (parts[1] != "HELP" && parts[1] != "TYPE")) {
+        continue;  // a plain comment
+      }
+      std::string family(parts[2]);
+      std::string rest = parts.size() > 3 ? std::string(parts[3]) : "";
+      if (!IsMetricName(family)) x.errors.push_back("bad family: " + family);
+      auto& map = parts[1] == "HELP" ? x.help : x.type;
+      if (!map.emplace(family, rest).second) {
+        x.errors.push_back("second " + std::string(parts[1]) + " for " + family);
+      }
+      if (parts[1] == "TYPE" &&
+          (rest != "counter" && rest != "gauge" && rest != "histogram" &&
+           rest != "summary" && rest != "untyped")) {
+        x.errors.push_back("bad type: " + rest);
+      }
+      bool seen = current == family || finished.count(family) > 0;
+      if (parts[1] == "TYPE" && seen) {
+        x.errors.push_back("TYPE after samples of " + family);
+      }
+      continue;
+    }
+    Sample s = ParseSample(line, x.errors);
+    if (s.name != current) {
+      if (!current.empty()) finished.insert(current);
+      if (finished.count(s.name) > 0) {
+        x.errors.push_back("samples of " + s.name + " are not one block");
+      }
+      current = s.name;
+    }
+    if (x.type.count(s.name) == 0) {
+      x.errors.push_back("sample before its TYPE: " + s.name);
+    }
+    x.samples.push_back(std::move(s));
+  }
+  return x;
+}
+
+// The value of `family`{peer=`peer`[, state=`state`]}, or -1 when absent
+// (and -2 when present more than once).
+double ValueOf(const Exposition& x, const std::string& family,
+               const std::string& peer, const std::string& state = "") {
+  double found = -1;
+  for (const Sample& s : x.samples) {
+    if (s.name != family) continue;
+    auto p = s.labels.find("peer");
+    if (p == s.labels.end() || p->second != peer) continue;
+    if (!state.empty()) {
+      auto st = s.labels.find("state");
+      if (st == s.labels.end() || st->second != state) continue;
+    }
+    found = found == -1 ? s.value : -2;
+  }
+  return found;
+}
+
+std::string ErrorsOf(const Exposition& x) {
+  std::string out;
+  for (const std::string& e : x.errors) out += e + "\n";
+  return out;
+}
+
+const char* const kCounters[] = {"circuit_calls_total", "circuit_failures_total",
+                                 "circuit_rejections_total",
+                                 "circuit_trips_total"};
+const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
+                         State::kForcedOpen, State::kDisabled};
+
+struct Fixture {
+  ManualClock clock;
+  CircuitBreakerSet set{[this] {
+    SetOptions options;
+    options.clock = &clock;
+    return options;
+  }()};
+
+  // One peer in each state, with some traffic.
+  void MixOfPeers() {
+    set.context("closed").succeed();
+    set.context("closed").fail();
+    for (int i = 0; i < 4; ++i) set.context("open").fail();
+    (void)set.try_context("open");
+    set.open("half");
+    clock.advance(absl::Seconds(10));  // "open" and "half" read half-open
+    for (int i = 0; i < 4; ++i) set.context("open2").fail();
+    set.force_open("forced");
+    (void)set.try_context("forced");
+    set.disable("disabled");
+    set.context("disabled").fail();
+  }
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(MetricsTest, Fixture)
+
+BOOST_AUTO_TEST_CASE(AnEmptySetHasEveryFamilyAndNoSamples) {
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(x.samples.empty());
+  BOOST_TEST(x.type["circuit_state"] == "gauge");
+  for (const char* c : kCounters) {
+    BOOST_TEST(x.type[c] == "counter");
+    BOOST_TEST(!x.help[c].empty());
+  }
+  BOOST_TEST(!x.help["circuit_state"].empty());
+}
+
+BOOST_AUTO_TEST_CASE(IsWellFormedForEveryState) {
+  MixOfPeers();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(x.samples.size() == 6u * (5 + 4));
+}
+
+BOOST_AUTO_TEST_CASE(OneGaugePerPeerAndStateWithTheCurrentOneSet) {
+  MixOfPeers();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  for (const PeerSnapshot& s : set.snapshot()) {
+    for (State st : kStates) {
+      std::string name(circuit::state_name(st));
+      BOOST_TEST(ValueOf(x, "circuit_state", s.peer, name) ==
+                     (s.state == st ? 1 : 0),
+                 s.peer << " " << name);
+    }
+  }
+  BOOST_TEST(ValueOf(x, "circuit_state", "half", "half-open") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_state", "open2", "open") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_state", "forced", "forced-open") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_state", "disabled", "disabled") == 1);
+}
+
+BOOST_AUTO_TEST_CASE(CountersAgreeWithTheSnapshot) {
+  MixOfPeers();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", "closed") == 2);
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", "closed") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", "open") == 4);
+  BOOST_TEST(ValueOf(x, "circuit_rejections_total", "open") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_trips_total", "open") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_rejections_total", "forced") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", "disabled") == 1);
+  BOOST_TEST(ValueOf(x, "circuit_trips_total", "disabled") == 0);
+}
+
+BOOST_AUTO_TEST_CASE(CountersGrow) {
+  for (int i = 0; i < 4; ++i) set.context("p").fail();
+  clock.advance(absl::Seconds(10));
+  set.context("p").fail();  // the probe fails
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(ValueOf(x, "circuit_trips_total", "p") == 2);
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", "p") == 5);
+}
+
+BOOST_AUTO_TEST_CASE(LabelValuesAreEscaped) {
+  const std::string peer = "a\\b\"c\nd";
+  set.context(peer).succeed();
+
+  std::string text = set.prometheus_text();
+  Exposition x = Parse(text);
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\\b\\\"c\\nd\""));
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(ValidUtf8IsKept) {
+  const std::string peer = "m\xC3\xBCnchen-\xF0\x9F\x99\x82";  // münchen-🙂
+  set.context(peer).succeed();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+}
+
+// Peer ids are bytes; each byte that is not part of valid UTF-8 becomes
+// U+FFFD, so a scraper never sees invalid UTF-8.
+BOOST_DATA_TEST_CASE_F(
+    Fixture, InvalidUtf8IsReplaced,
+    bdata::make({std::string("x\xFF"), std::string("x\xC3("),
+                 std::string("x\xE2\x82"),          // truncated
+                 std::string("x\xC0\xAF"),          // overlong '/'
+                 std::string("x\xED\xA0\x80"),      // a surrogate
+                 std::string("x\xF4\x90\x80\x80"),  // past U+10FFFF
+                 std::string("x\xF8\x88\x80\x80\x80")}),
+    peer) {
+  set.context(peer).succeed();
+
+  std::string text = set.prometheus_text();
+  Exposition x = Parse(text);
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(absl::StrContains(text, "peer=\"x\xEF\xBF\xBD"));
+  BOOST_TEST(x.samples.size() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(APrefixReplacesCircuit) {
+  set.context("p").succeed();
+
+  Exposition x = Parse(set.prometheus_text("edge"));
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(x.type["edge_state"] == "gauge");
+  BOOST_TEST(x.type["edge_calls_total"] == "counter");
+  BOOST_TEST(x.type.count("circuit_state") == 0u);
+  BOOST_TEST(ValueOf(x, "edge_calls_total", "p") == 1);
+}
+
+// A prefix is made into a valid metric name rather than break the scrape.
+BOOST_DATA_TEST_CASE_F(Fixture, AnyPrefixGivesValidNames,
+                       bdata::make({"my-app", "9lives", "a b", "", "ns:sub",
+                                    "caf\xC3\xA9"}),
+                       prefix) {
+  set.context("p").succeed();
+
+  Exposition x = Parse(set.prometheus_text(prefix));
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(x.samples.size() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(ManyPeersEachAppearOncePerSeries) {
+  for (int i = 0; i < 100; ++i) set.context("peer-" + std::to_string(i)).succeed();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  for (int i = 0; i < 100; ++i) {
+    BOOST_TEST(ValueOf(x, "circuit_calls_total", "peer-" + std::to_string(i)) ==
+               1);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
