@@ -425,22 +425,29 @@ Transition Breaker::CloseLocked(std::int64_t now) {
 void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
   if (!t.happened) return;
   const Policy& p = *policy();
+  // Rate limit per peer: a trip is logged when the peer's last logged trip
+  // is at least log_interval old; the half-open and closed lines of a logged
+  // trip follow it. A recovery (closed) whose trip was not logged is still
+  // logged once the interval has passed, so the end of a flapping spell
+  // shows up. Whatever is not logged is counted and reported on the next
+  // line.
+  const bool interval_passed =
+      !logged_a_trip_ || SatSub(now, last_logged_trip_ns_) >= p.log_interval_ns;
   if (manual || p.log_interval_ns <= 0) {
     t.log = true;
   } else if (t.to == State::kOpen) {
-    // One trip line per log_interval per peer; a flapping peer's extra
-    // cycles are counted and reported on its next logged trip.
-    t.log = !logged_a_trip_ ||
-            SatSub(now, last_logged_trip_ns_) >= p.log_interval_ns;
-    if (t.log) {
-      last_logged_trip_ns_ = now;
-      logged_a_trip_ = true;
-    }
+    t.log = interval_passed;
     cycle_logged_ = t.log;
+  } else if (t.to == State::kClosed) {
+    t.log = cycle_logged_ || interval_passed;
   } else {
     t.log = cycle_logged_;
   }
   if (t.log) {
+    if (t.to == State::kOpen) {
+      last_logged_trip_ns_ = now;
+      logged_a_trip_ = true;
+    }
     t.suppressed = suppressed_;
     suppressed_ = 0;
   } else {

@@ -14,8 +14,10 @@
 namespace circuit::internal {
 namespace {
 
+// Open periods to the millisecond: jitter makes the exact value noise.
 std::string DurationText(std::int64_t ns) {
-  return absl::FormatDuration(absl::Nanoseconds(ns));
+  return absl::FormatDuration(
+      absl::Trunc(absl::Nanoseconds(ns), absl::Milliseconds(1)));
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <new>
 
 #include "absl/hash/hash.h"
@@ -16,6 +17,16 @@
 
 namespace circuit::internal {
 namespace {
+
+// a - b, saturated (a clock may return the infinities; see breaker.cc).
+std::int64_t SatSub(std::int64_t a, std::int64_t b) {
+  std::int64_t r;
+  if (__builtin_sub_overflow(a, b, &r)) {
+    return b < 0 ? std::numeric_limits<std::int64_t>::max()
+                 : std::numeric_limits<std::int64_t>::min();
+  }
+  return r;
+}
 
 constexpr std::size_t kInitialCapacity = 16;
 
@@ -323,15 +334,17 @@ std::size_t PeerTable::SweepIdle(std::int64_t now_ns, std::int64_t idle_ns) {
   MutexLock lock(&mu_);
   // A checkpoint: entries stamped before this era were last used before now.
   if (checkpoints_.empty() ||
-      now_ns - checkpoints_.back().second >= std::max<std::int64_t>(1, idle_ns / 8)) {
+      SatSub(now_ns, checkpoints_.back().second) >=
+          std::max<std::int64_t>(1, idle_ns / 8)) {
     std::uint64_t era = era_.fetch_add(1, std::memory_order_relaxed) + 1;
     checkpoints_.emplace_back(era, now_ns);
   }
   // The newest checkpoint at least idle_ns old gives the cut-off era.
   std::uint64_t cut = 0;
-  while (!checkpoints_.empty() && checkpoints_.front().second <= now_ns - idle_ns) {
+  const std::int64_t cutoff = SatSub(now_ns, idle_ns);
+  while (!checkpoints_.empty() && checkpoints_.front().second <= cutoff) {
     cut = checkpoints_.front().first;
-    if (checkpoints_.size() >= 2 && checkpoints_[1].second <= now_ns - idle_ns) {
+    if (checkpoints_.size() >= 2 && checkpoints_[1].second <= cutoff) {
       checkpoints_.pop_front();
       continue;
     }

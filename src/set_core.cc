@@ -151,7 +151,11 @@ void SetCore::MaybeSweep() {
   {
     MutexLock lock(&mu_);
     // Sweeping costs a heap walk; a few times per idle period is plenty.
-    if (now - last_sweep_ns_ < idle_ns_ / 8 && last_sweep_ns_ != 0) return;
+    std::int64_t since;  // saturated: a clock may return the infinities
+    if (__builtin_sub_overflow(now, last_sweep_ns_, &since)) {
+      since = now < last_sweep_ns_ ? INT64_MIN : INT64_MAX;
+    }
+    if (since < idle_ns_ / 8 && last_sweep_ns_ != 0) return;
     last_sweep_ns_ = now;
   }
   table_.SweepIdle(now, idle_ns_);

@@ -344,6 +344,19 @@ BOOST_AUTO_TEST_CASE(PeerIdsAreComparedByValueNotByPointer) {
   BOOST_TEST(set.snapshot("peer-1")->failures == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(PeerIdsMayHoldAnyBytes) {
+  const std::string with_nul("a\0b", 3);
+  const std::string other_nul("a\0c", 3);
+
+  FailOnce(set, with_nul);
+  SucceedOnce(set, other_nul);
+
+  BOOST_TEST(set.size() == 2u);
+  BOOST_TEST(set.snapshot(with_nul)->failures == 1u);
+  BOOST_TEST(set.snapshot(other_nul)->failures == 0u);
+  BOOST_TEST(!set.snapshot("a").has_value());
+}
+
 BOOST_AUTO_TEST_CASE(LongPeerIdsWorkLikeShortOnes) {
   std::string long_id(300, 'x');
   FailOnce(set, long_id);

@@ -203,6 +203,44 @@ BOOST_AUTO_TEST_CASE(CoalescedTransitionsAreReportedOnTheNextLoggedTrip) {
   BOOST_TEST(Contains(warns[1], "18 earlier transitions"));
 }
 
+// As the README says: the half-open and closed lines of a coalesced cycle
+// are not logged either (snapshot() has the current state).
+BOOST_AUTO_TEST_CASE(HalfOpenAndClosedLinesOfACoalescedCycleAreNotLogged) {
+  set->context("a").fail();
+  At(absl::Seconds(1));
+  FailedProbe("a");  // a coalesced trip
+  const std::size_t lines_before = log.lines().size();
+  At(absl::Seconds(2));
+
+  set->context("a").succeed();  // half-open, then closed
+
+  BOOST_TEST(set->state("a") == State::kClosed);
+  BOOST_TEST(log.at(spdlog::level::info).size() == 1u);  // the first cycle's
+  BOOST_TEST(log.lines().size() == lines_before + 1);    // + the probe's debug
+}
+
+// The end of a flapping spell is logged: a recovery whose trip was
+// coalesced is logged once the peer's last logged trip is log_interval old.
+BOOST_DATA_TEST_CASE_F(LoggingFixture,
+                       RecoveryOfACoalescedCycleIsLoggedOnceTheIntervalPassed,
+                       bdata::make({-1, 0}), nanos_past_interval) {
+  set->context("a").fail();  // logged trip at 0
+  At(absl::Seconds(1));
+  FailedProbe("a");  // coalesced trip at 1 s, open until 2 s
+  At(absl::Seconds(10) + absl::Nanoseconds(nanos_past_interval));
+
+  set->context("a").succeed();  // half-open (not logged), then closed
+
+  std::vector<std::string> infos = log.at(spdlog::level::info);
+  BOOST_TEST(set->state("a") == State::kClosed);
+  BOOST_TEST(infos.size() == (nanos_past_interval < 0 ? 1u : 2u));
+  if (nanos_past_interval >= 0) {
+    BOOST_REQUIRE(infos.size() == 2u);
+    BOOST_TEST(Contains(infos[1], "half-open -> closed"));
+    BOOST_TEST(Contains(infos[1], "2 earlier transitions"));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(ZeroLogIntervalLogsEveryTrip) {
   SetOptions o = ManualOptions(&clock, 0, absl::Seconds(60), absl::Seconds(1));
   o.logger = log.logger;
