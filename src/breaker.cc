@@ -71,48 +71,59 @@ Breaker::FailureRing::~FailureRing() {
   if (cap_ > kInline) delete[] heap_;
 }
 
-void Breaker::FailureRing::Reserve(std::uint32_t capacity) {
-  if (capacity == cap_) return;
-  // Keep the newest failures that still fit.
-  std::uint32_t keep = std::min(count_, capacity);
-  std::int64_t saved[kInline];
-  std::int64_t* fresh = nullptr;
-  std::int64_t* dst = saved;
-  if (capacity > kInline) {
-    fresh = new std::int64_t[capacity];  // may throw: nothing changed yet
-    dst = fresh;
+void Breaker::FailureRing::SetLimit(std::uint32_t limit) noexcept {
+  limit_ = limit;
+  if (cap_ == 0) cap_ = kInline;  // the inline slots need no allocation
+  if (count_ > limit) {           // keep the newest `limit`
+    head_ = (head_ + (count_ - limit)) % cap_;
+    count_ = limit;
   }
+}
+
+bool Breaker::FailureRing::Grow() noexcept {
+  std::uint32_t fresh_cap =
+      static_cast<std::uint32_t>(std::min<std::uint64_t>(
+          std::max<std::uint64_t>(2ull * cap_, 8), limit_));
+  auto* fresh = new (std::nothrow) std::int64_t[fresh_cap];
+  if (fresh == nullptr) return false;
   const std::int64_t* src = data();
-  for (std::uint32_t i = 0; i < keep; ++i) {
-    dst[i] = src[(head_ + count_ - keep + i) % cap_];
-  }
+  for (std::uint32_t i = 0; i < count_; ++i) fresh[i] = src[(head_ + i) % cap_];
   if (cap_ > kInline) delete[] heap_;
-  cap_ = capacity;
-  if (capacity > kInline) {
-    heap_ = fresh;
-  } else {
-    std::copy(saved, saved + keep, inline_);
-  }
+  heap_ = fresh;
+  cap_ = fresh_cap;
   head_ = 0;
-  count_ = keep;
+  return true;
 }
 
 bool Breaker::FailureRing::AddAndCheck(std::int64_t t,
                                        std::int64_t window) noexcept {
-  if (cap_ == 0) return false;
+  if (limit_ == 0) return false;
   std::int64_t* d = data();
-  bool trips = false;
-  if (count_ == cap_) {
-    // `cap_` older failures plus this one: more than max_failures exactly
-    // when the oldest of them is still inside (t - window, t].
-    trips = d[head_] > SatSub(t, window);
+  // Failures at or before t - window can never share a window with this one
+  // or a later one: forget them, so storage tracks the failures actually in
+  // the window rather than max_failures.
+  const std::int64_t oldest_kept = SatSub(t, window);
+  while (count_ > 0 && d[head_] <= oldest_kept) {
+    head_ = (head_ + 1) % cap_;
+    --count_;
+  }
+  if (count_ >= limit_) {
+    // `limit_` failures inside (t - window, t] already: this one is the
+    // (max_failures + 1)-th. It replaces the oldest.
     d[head_] = t;
     head_ = (head_ + 1) % cap_;
-  } else {
-    d[(head_ + count_) % cap_] = t;
-    ++count_;
+    return true;
   }
-  return trips;
+  if (count_ == cap_ && !Grow()) {
+    // Out of memory: stay approximate (drop the oldest) rather than fail.
+    d[head_] = t;
+    head_ = (head_ + 1) % cap_;
+    return false;
+  }
+  d = data();
+  d[(head_ + count_) % cap_] = t;
+  ++count_;
+  return false;
 }
 
 int Breaker::FailureRing::CountWithin(std::int64_t now,
@@ -154,7 +165,7 @@ void Breaker::SetPolicy(const Policy* policy) {
       buckets[i] = {std::numeric_limits<std::int64_t>::min(), 0, 0, 0};
     }
   }
-  ring_.Reserve(cap);  // the last step that may throw
+  ring_.SetLimit(cap);
   buckets_ = std::move(buckets);
   bucket_count_ = policy->rate_rules ? o.window_buckets : 0;
   policy_.store(policy, std::memory_order_release);
@@ -353,6 +364,11 @@ bool Breaker::RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
 
 std::int64_t Breaker::OpenPeriodLocked(const Policy& p, int streak) const {
   const BreakerOptions& o = p.options;
+  if ((o.backoff_multiplier <= 1 || streak <= 1) && o.jitter <= 0) {
+    // Exact: a double holds only 53 bits, so a reset_timeout past ~104 days
+    // would come back rounded.
+    return std::max<std::int64_t>(0, std::min(p.reset_ns, p.max_reset_ns));
+  }
   double d = static_cast<double>(p.reset_ns);
   if (o.backoff_multiplier > 1 && streak > 1) {
     d *= std::pow(o.backoff_multiplier, streak - 1);

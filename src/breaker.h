@@ -276,9 +276,11 @@ class Breaker {
   class FailureRing {
    public:
     ~FailureRing();
-    // Capacity for `max_failures` (0 when the window rule is off).
-    void Reserve(std::uint32_t capacity);  // may throw, then unchanged
-    // Adds a failure at `t`; returns whether more than `capacity` failures
+    // Sets the rule's `max_failures` (0 when the window rule is off),
+    // keeping the newest failures that fit. Memory is not reserved up front:
+    // the ring grows as failures actually share a window, up to the limit.
+    void SetLimit(std::uint32_t limit) noexcept;
+    // Adds a failure at `t`; returns whether more than `limit` failures
     // now fall within (t - window, t].
     bool AddAndCheck(std::int64_t t, std::int64_t window) noexcept;
     int CountWithin(std::int64_t now, std::int64_t window) const noexcept;
@@ -289,12 +291,15 @@ class Breaker {
     const std::int64_t* data() const noexcept {
       return cap_ <= kInline ? inline_ : heap_;
     }
+    // Doubles the storage (up to the limit); false when memory is short.
+    bool Grow() noexcept;
     static constexpr std::uint32_t kInline = 3;
     union {
       std::int64_t inline_[kInline];
       std::int64_t* heap_;
     };
-    std::uint32_t cap_ = 0;
+    std::uint32_t limit_ = 0;  // max_failures
+    std::uint32_t cap_ = 0;    // storage, <= limit_ past the inline slots
     std::uint32_t head_ = 0;
     std::uint32_t count_ = 0;
   };

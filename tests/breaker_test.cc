@@ -557,3 +557,72 @@ BOOST_AUTO_TEST_CASE(PolicyRejectsOptionsThatDoNotValidate) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// The failure history grows with the failures that actually share a window,
+// so a large max_failures costs nothing up front and stays exact.
+BOOST_AUTO_TEST_SUITE(FailureHistoryTest)
+
+BOOST_DATA_TEST_CASE(LargeLimitsAreExactAtTheirEdge,
+                     bdata::make({4, 8, 100, 1000}), max_failures) {
+  BreakerOptions o;
+  o.max_failures = max_failures;
+  o.time_unit = absl::Seconds(60);
+  Harness h(o);
+  for (int i = 0; i < max_failures; ++i) {
+    h.At(absl::Milliseconds(i));
+    h.Fail();
+  }
+  BOOST_TEST(h.state() == State::kClosed);
+
+  h.At(absl::Milliseconds(max_failures));
+  h.Fail();
+
+  BOOST_TEST(h.state() == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(ExpiredFailuresAreForgottenBeforeTheHistoryGrows) {
+  BreakerOptions o;
+  o.max_failures = 1000;
+  o.time_unit = absl::Seconds(10);
+  Harness h(o);
+  // 10 000 failures, one a second: never more than 10 in a window.
+  for (int i = 0; i < 10000; ++i) {
+    h.At(absl::Seconds(i));
+    h.Fail();
+  }
+  BOOST_TEST(h.state() == State::kClosed);
+  BOOST_TEST(h.breaker.View(h.clock).failures_in_window == 10);
+}
+
+BOOST_AUTO_TEST_CASE(OneBelowUnlimitedIsAUsableWindowRule) {
+  BreakerOptions o;
+  o.max_failures = circuit::kUnlimited - 1;  // ~8 bytes x 2^31 if reserved
+  Harness h(o);
+
+  for (int i = 0; i < 100; ++i) h.Fail();
+
+  BOOST_TEST(h.state() == State::kClosed);
+  BOOST_TEST(h.breaker.View(h.clock).failures_in_window == 100);
+}
+
+BOOST_AUTO_TEST_CASE(LoweringTheLimitKeepsTheNewestFailures) {
+  BreakerOptions o;
+  o.max_failures = 10;
+  Harness h(o);
+  for (int i = 0; i < 8; ++i) {
+    h.At(absl::Seconds(i));
+    h.Fail();
+  }
+  BreakerOptions lower = o;
+  lower.max_failures = 3;
+  std::unique_ptr<Policy> p = MakePolicy(lower, absl::ZeroDuration());
+
+  h.breaker.SetPolicy(p.get());
+  h.At(absl::Seconds(8));
+  h.Fail();  // 3 kept (5, 6, 7 s) + this one: more than 3
+
+  BOOST_TEST(h.state() == State::kOpen);
+  h.breaker.SetPolicy(h.policy.get());  // p dies first
+}
+
+BOOST_AUTO_TEST_SUITE_END()

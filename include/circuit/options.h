@@ -62,6 +62,8 @@ struct BreakerOptions {
   // `max_failures` counted failures fall within `(t - time_unit, t]`, t being
   // that failure's time. 0: the first counted failure opens. `kUnlimited`:
   // the rule is off.
+  // Memory: 8 bytes per peer for each failure inside its window, allocated
+  // as failures arrive (never more than `max_failures`).
   // Default: 3.  REQUIRES: >= 0.
   int max_failures = 3;
 

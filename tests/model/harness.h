@@ -839,6 +839,10 @@ class Generator {
                                      absl::Seconds(10)};
     o.reset_timeout = Pick(resets);
     if (Chance(20)) o.reset_timeout += absl::Nanoseconds(Below(1000) + 1);
+    if (Chance(3)) {
+      // Past 2^53 ns (~104 days): exact only in integer arithmetic.
+      o.reset_timeout = absl::Nanoseconds((std::int64_t{1} << 53) + 1 + Below(1000));
+    }
     o.half_open_max_calls = static_cast<int>(1 + Below(3));
     o.half_open_successes = static_cast<int>(1 + Below(3));
     const int consecutive[] = {0, 0, 0, 1, 2, 3};
