@@ -14,25 +14,8 @@ cd "$(dirname "$0")/.."
 packages=(g++ meson ninja-build pkg-config libabsl-dev libspdlog-dev)
 build=${BUILD_DIR:-build}
 
-say() { printf '==> %s\n' "$*"; }
-
-installed() {
-  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
-}
-
-install_missing() {
-  local missing=() p sudo=()
-  for p in "$@"; do installed "$p" || missing+=("$p"); done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "run as root to install: ${missing[*]}" >&2; exit 1; }
-    sudo=(sudo)
-  fi
-  say "installing ${missing[*]}"
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    --no-install-recommends "${missing[@]}"
-}
+# say, installed, install_missing
+. scripts/lib.sh
 
 # Runs a build step quietly; shows its output only when it fails.
 quiet() {

@@ -167,7 +167,13 @@ BOOST_AUTO_TEST_CASE(ReadersNeverSeeAReclaimedObject) {
     }
   };
   std::thread r0(reader), r1(reader);
+  // Progress, not time: let the readers read between batches of swaps, so
+  // the two really overlap even when the scheduler favours this thread.
+  auto wait_for_reads = [&](long at_least) {
+    while (reads.load() < at_least) std::this_thread::yield();
+  };
   for (int i = 1; i <= kSwaps; ++i) {
+    if (i % 1000 == 1) wait_for_reads(reads.load() + 2);
     Tracked* old = current.exchange(pool[i], std::memory_order_acq_rel);
     Epoch::Retire(old, &Poison);
   }

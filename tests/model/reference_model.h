@@ -33,6 +33,9 @@
 //     newest min(old, new) `max_failures` failures (none when either turns
 //     the rule off) and a larger limit or window does not bring back older
 //     ones (breaker_set.h: "a smaller window keeps the newest failures").
+//     Each counted failure first forgets the failures outside its own window
+//     (t - time_unit, t], so a window enlarged later does not bring those
+//     back either (options.h: the history holds the failures in the window).
 //   - Listeners hear a state change only when the raw state differs (an open
 //     breaker past its deadline is still "open" until a probe is admitted).
 
@@ -198,6 +201,11 @@ class ReferenceModel {
       bool trip = false;
       const BreakerOptions& o = p.options;
       if (o.max_failures != kUnlimited) {
+        // Failures that a later failure finds outside its window are
+        // forgotten, so the history never outgrows the window.
+        const std::int64_t window = Ns(o.time_unit);
+        std::erase_if(p.failure_times,
+                      [&](std::int64_t f) { return f <= SatSub(now_, window); });
         p.failure_times.push_back(now_);
         if (CountWithin(p, now_) > o.max_failures) trip = true;
       }
