@@ -142,6 +142,7 @@ int Breaker::FailureRing::CountWithin(std::int64_t now,
 
 Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
     : word_(word::Make(State::kClosed, 0, 0)),
+      success_id_(SuccessCounts::AcquireId()),
       fast_(FastBits(policy)),
       policy_(policy),
       peer_hash_(peer_hash) {}
@@ -149,7 +150,7 @@ Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
 Breaker::~Breaker() {
   static_assert(offsetof(Breaker, fast_) + sizeof(fast_) <= kHotBytes,
                 "the hot fields must stay first (see Entry)");
-  CounterCache::Scrub(&successes_, &ever_cached_);
+  SuccessCounts::ReleaseId(success_id_);
   delete rejection_status_.load(std::memory_order_acquire);
 }
 
@@ -581,7 +582,7 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   const Policy& p = *policy();
   v.failures_in_window = ring_.CountWithin(now, p.time_unit_ns);
   v.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
-  v.successes = CounterCache::Read(&successes_, &ever_cached_);
+  v.successes = SuccessCounts::Read(success_id_, successes_);
   v.failures = failures_.load(std::memory_order_relaxed);
   v.ignored = ignored_.load(std::memory_order_relaxed);
   v.rejections = rejections_.load(std::memory_order_relaxed);

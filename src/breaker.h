@@ -232,7 +232,7 @@ class Breaker {
   // Counts a success, through the calling thread's counter cache: a hot
   // peer's line is not written by its successes (counters.h).
   void CountSuccess() noexcept {
-    CounterCache::Increment(&successes_, &ever_cached_);
+    SuccessCounts::Increment(success_id_, &successes_);
   }
 
   // Breaker::rejection_status()
@@ -337,7 +337,7 @@ class Breaker {
   // cache line (Entry in peer_table.h), and an admission plus a closed-state
   // success touch nothing else of the breaker.
   std::atomic<std::uint64_t> word_;
-  std::atomic<std::uint64_t> successes_{0};   // closed-path writer: Settle
+  const std::uint32_t success_id_;            // SuccessCounts id (counters.h)
   std::atomic<std::int32_t> consecutive_{0};  // read lock-free by successes
   std::atomic<std::uint8_t> fast_{0};         // FastBits(policy_)
 
@@ -347,7 +347,7 @@ class Breaker {
   std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
   std::atomic<std::uint64_t> rejections_{0};
   std::atomic<absl::Status*> rejection_status_{nullptr};
-  std::atomic<bool> ever_cached_{false};  // successes_ (counters.h)
+  std::atomic<std::uint64_t> successes_{0};  // spill (counters.h)
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> ignored_{0};
   std::atomic<std::uint32_t> trips_{0};

@@ -3,76 +3,125 @@
 
 #include "counters.h"
 
-#include <thread>
+#include <algorithm>
+#include <new>
+#include <vector>
+
+#include "sync.h"
 
 namespace circuit::internal {
+namespace {
 
-static_assert((ThreadRecord::kCounterSlots & (ThreadRecord::kCounterSlots - 1)) == 0,
-              "Index() masks");
-static_assert(ThreadRecord::kCounterSlots <= 32, "Index() takes 5 bits");
+// The largest array a thread keeps (ids past it spill): 2^30 counters.
+constexpr std::uint32_t kMaxSize = std::uint32_t{1} << 30;
+// The smallest array: 4096 counters (32 KiB), so that a thread's first
+// peers do not regrow it again and again.
+constexpr std::uint32_t kMinSize = 4096;
 
-void CounterCache::IncrementSlow(ThreadRecord* r, unsigned i, Counter* c,
-                                 std::atomic<bool>* ever_cached) noexcept {
-  CounterSlot& s = r->counters[i];
-  Counter* held = s.target.load(std::memory_order_relaxed);
-  if (held != nullptr) {
-    if (++r->misses[i] < kStealAfter) {
-      c->fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    // Flush the held counter, marking the slot busy so that a Scrub of it
-    // waits until the flush is done. Fails only if a Scrub cleared it.
-    if (s.target.compare_exchange_strong(held, Busy(),
-                                         std::memory_order_acquire,
-                                         std::memory_order_relaxed)) {
-      held->fetch_add(s.pending.load(std::memory_order_relaxed),
-                      std::memory_order_relaxed);
-    }
-  }
-  r->misses[i] = 0;
-  // Take the slot for `c`. The flag first, so that whoever sees `c` in a
-  // cache also sees it set; the count before the target, so that a reader
-  // that sees the target sees this count.
-  if (!ever_cached->load(std::memory_order_relaxed)) {
-    ever_cached->store(true, std::memory_order_release);
-  }
-  s.pending.store(1, std::memory_order_relaxed);
-  s.target.store(c, std::memory_order_release);
+// Free ids, reused lowest-address-first is not needed: any free id will do.
+struct IdPool {
+  Mutex mu;
+  std::uint32_t next ABSL_GUARDED_BY(mu) = 0;
+  // Capacity for every id handed out, so that freeing one never allocates.
+  std::vector<std::uint32_t> free ABSL_GUARDED_BY(mu);
+};
+
+IdPool& Ids() {
+  static IdPool* pool = new IdPool;  // never destroyed: breakers may outlive main
+  return *pool;
 }
 
-std::uint64_t CounterCache::Read(const Counter* c,
-                                 const std::atomic<bool>* ever_cached) noexcept {
-  std::uint64_t total = c->load(std::memory_order_acquire);
-  if (!ever_cached->load(std::memory_order_acquire)) return total;
-  const unsigned i = Index(c);
+CountArray* NewArray(std::uint32_t size) noexcept {
+  void* p = ::operator new(
+      sizeof(CountArray) + (std::size_t{size} - 1) * sizeof(std::uint64_t),
+      std::nothrow);
+  if (p == nullptr) return nullptr;
+  auto* a = static_cast<CountArray*>(p);
+  a->size = size;
+  for (std::uint32_t i = 0; i < size; ++i) {
+    new (&a->n[i]) std::atomic<std::uint64_t>(0);
+  }
+  return a;
+}
+
+}  // namespace
+
+std::uint32_t SuccessCounts::AcquireId() noexcept {
+  IdPool& ids = Ids();
+  MutexLock lock(&ids.mu);
+  if (!ids.free.empty()) {
+    std::uint32_t id = ids.free.back();
+    ids.free.pop_back();
+    return id;
+  }
+  if (ids.next >= kMaxSize) return kNoId;
+  if (ids.free.capacity() < std::size_t{ids.next} + 1) {
+    try {
+      ids.free.reserve(std::max<std::size_t>(1024, ids.free.capacity() * 2));
+    } catch (const std::bad_alloc&) {
+      return kNoId;
+    }
+  }
+  return ids.next++;
+}
+
+void SuccessCounts::ReleaseId(std::uint32_t id) noexcept {
+  if (id == kNoId) return;
   for (ThreadRecord* r = Epoch::Records(); r != nullptr; r = r->next) {
-    const CounterSlot& s = r->counters[i];
-    if (s.target.load(std::memory_order_acquire) == c) {
-      total += s.pending.load(std::memory_order_relaxed);
+    SpinLockGuard lock(&r->counts_mu);
+    CountArray* a = r->counts.load(std::memory_order_relaxed);
+    if (a != nullptr && id < a->size) {
+      a->n[id].store(0, std::memory_order_relaxed);
+    }
+  }
+  IdPool& ids = Ids();
+  MutexLock lock(&ids.mu);
+  ids.free.push_back(id);  // reserved in AcquireId
+}
+
+std::uint64_t SuccessCounts::Read(std::uint32_t id,
+                                  const Counter& spill) noexcept {
+  std::uint64_t total = spill.load(std::memory_order_acquire);
+  if (id == kNoId) return total;
+  for (ThreadRecord* r = Epoch::Records(); r != nullptr; r = r->next) {
+    SpinLockGuard lock(&r->counts_mu);
+    const CountArray* a = r->counts.load(std::memory_order_relaxed);
+    if (a != nullptr && id < a->size) {
+      total += a->n[id].load(std::memory_order_relaxed);
     }
   }
   return total;
 }
 
-void CounterCache::Scrub(Counter* c,
-                         const std::atomic<bool>* ever_cached) noexcept {
-  if (!ever_cached->load(std::memory_order_acquire)) return;
-  const unsigned i = Index(c);
-  for (ThreadRecord* r = Epoch::Records(); r != nullptr; r = r->next) {
-    CounterSlot& s = r->counters[i];
-    for (;;) {
-      Counter* t = s.target.load(std::memory_order_acquire);
-      if (t == Busy()) {  // a flush in progress: it may be into `c`
-        std::this_thread::yield();
-        continue;
-      }
-      if (t != c) break;
-      if (s.target.compare_exchange_weak(t, nullptr, std::memory_order_acq_rel,
-                                         std::memory_order_acquire)) {
-        break;
+void SuccessCounts::IncrementSlow(ThreadRecord* r, std::uint32_t id,
+                                  Counter* spill) noexcept {
+  CountArray* grown = nullptr;
+  if (id < kMaxSize) {
+    std::uint32_t size = std::max({kMinSize, id + 1, r->counts_size * 2});
+    grown = NewArray(std::min(size, kMaxSize));
+  }
+  if (grown == nullptr) {
+    spill->fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  CountArray* old;
+  {
+    // Readers and ReleaseId hold the lock while they use the array, so the
+    // old one can be freed as soon as it is replaced.
+    SpinLockGuard lock(&r->counts_mu);
+    old = r->counts.load(std::memory_order_relaxed);
+    if (old != nullptr) {
+      for (std::uint32_t i = 0; i < old->size; ++i) {
+        grown->n[i].store(old->n[i].load(std::memory_order_relaxed),
+                          std::memory_order_relaxed);
       }
     }
+    r->counts.store(grown, std::memory_order_release);
+    r->counts_data = grown->n;
+    r->counts_size = grown->size;
   }
+  ::operator delete(old);
+  Increment(id, spill);
 }
 
 }  // namespace circuit::internal

@@ -1,30 +1,26 @@
 // Copyright 2026 The circuit Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Per-thread caches of hot counters.
+// Per-thread success counters.
 //
-// A closed breaker's success counter is the one write on its hot path. Two
-// threads calling one hot peer would bounce that counter's cache line
-// between their cores on every call (and with it the line holding the
-// peer's state word, which every admission reads). So a thread counts into
-// a small direct-mapped cache in its epoch record instead: a slot names the
-// counter it caches and holds the count not yet added to it. A hit is a
-// plain load and store on the thread's own line.
+// A closed breaker's success counter is the one write on its hot path. An
+// atomic add there would be a locked instruction on every call: a full
+// barrier that stalls the next call's loads, and, with two threads on one
+// hot peer, a cache line (the one holding the peer's state word) bouncing
+// between their cores. So each breaker has a small counter id, and each
+// thread counts into an array of its own indexed by id: a plain load and
+// store on memory no other thread writes.
 //
-// A miss on a slot held by another counter adds to the counter directly
-// (an uncontended atomic add: with many peers, calls rarely share one);
-// after kStealAfter such misses the slot is flushed into its counter and
-// taken over, so a thread's hot counters end up cached.
+// Reading a count sums every thread's array: exact once the counting
+// threads are quiescent (joined, or synchronised with the reader), merely
+// close while they run. A thread's array grows the first time it counts an
+// id past its end. When it cannot (no memory, or the breaker got no id) the
+// count goes to the breaker's own atomic `spill` counter instead, so no
+// count is ever lost.
 //
-// Reading a counter adds what every cache holds for it: exact once the
-// threads that counted are quiescent (joined, or synchronised with the
-// reader), merely close while they run. Before a counter's memory is freed
-// Scrub() takes it out of every cache; a slot being flushed is marked busy,
-// and Scrub waits for the flush to finish.
-//
-// `ever_cached` (one per owner of counters) says whether any cache ever held
-// one of its counters, so Read and Scrub of a counter that never was
-// skip the scan of every thread's cache.
+// Ids are reused: releasing one zeroes it in every thread's array first,
+// which is safe because the breaker is gone (epoch.h) and nothing can count
+// into the id until a new breaker is given it.
 
 #ifndef CIRCUIT_SRC_COUNTERS_H_
 #define CIRCUIT_SRC_COUNTERS_H_
@@ -36,51 +32,48 @@
 
 namespace circuit::internal {
 
-class CounterCache {
+class SuccessCounts {
  public:
   using Counter = std::atomic<std::uint64_t>;
 
-  // CounterCache::Increment()
+  // The id of a breaker that could not get one: it counts into its spill.
+  static constexpr std::uint32_t kNoId = UINT32_MAX;
+
+  // SuccessCounts::AcquireId()
   //
-  // Adds one to `*c`, through the calling thread's cache.
-  static void Increment(Counter* c, std::atomic<bool>* ever_cached) noexcept {
+  // A free id (its counts are zero), or kNoId when memory is short.
+  static std::uint32_t AcquireId() noexcept;
+
+  // SuccessCounts::ReleaseId()
+  //
+  // Zeroes `id` in every thread's array and frees it for reuse.
+  // REQUIRES: no thread counts into `id` concurrently or later.
+  static void ReleaseId(std::uint32_t id) noexcept;
+
+  // SuccessCounts::Increment()
+  //
+  // Adds one to the count of `id` (or to `*spill`, see the file comment).
+  static void Increment(std::uint32_t id, Counter* spill) noexcept {
     ThreadRecord* r = Epoch::Record();
-    const unsigned i = Index(c);
-    CounterSlot& s = r->counters[i];
-    if (s.target.load(std::memory_order_relaxed) == c) [[likely]] {
-      s.pending.store(s.pending.load(std::memory_order_relaxed) + 1,
-                      std::memory_order_relaxed);
+    if (id < r->counts_size) [[likely]] {
+      Counter& c = r->counts_data[id];
+      c.store(c.load(std::memory_order_relaxed) + 1,
+              std::memory_order_relaxed);
       return;
     }
-    IncrementSlow(r, i, c, ever_cached);
+    IncrementSlow(r, id, spill);
   }
 
-  // CounterCache::Read()
+  // SuccessCounts::Read()
   //
-  // `*c` plus what the caches hold for it.
-  static std::uint64_t Read(const Counter* c,
-                            const std::atomic<bool>* ever_cached) noexcept;
-
-  // CounterCache::Scrub()
-  //
-  // Takes `c` out of every cache (dropping what they hold for it).
-  // REQUIRES: no thread increments `*c` concurrently or later.
-  static void Scrub(Counter* c, const std::atomic<bool>* ever_cached) noexcept;
+  // `spill` plus what every thread counted for `id`.
+  static std::uint64_t Read(std::uint32_t id, const Counter& spill) noexcept;
 
  private:
-  static constexpr int kStealAfter = 8;
-
-  static unsigned Index(const Counter* c) noexcept {
-    auto a = reinterpret_cast<std::uintptr_t>(c);
-    return static_cast<unsigned>(((a >> 3) * 0x9E3779B97F4A7C15ull) >> 59) &
-           (ThreadRecord::kCounterSlots - 1);
-  }
-  static Counter* Busy() noexcept {
-    return reinterpret_cast<Counter*>(std::uintptr_t{1});
-  }
-
-  static void IncrementSlow(ThreadRecord* r, unsigned i, Counter* c,
-                            std::atomic<bool>* ever_cached) noexcept;
+  // Grows the calling thread's array to hold `id` and counts into it, or
+  // counts into `*spill`.
+  static void IncrementSlow(ThreadRecord* r, std::uint32_t id,
+                            Counter* spill) noexcept;
 };
 
 }  // namespace circuit::internal

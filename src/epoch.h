@@ -27,27 +27,30 @@
 #include <atomic>
 #include <cstdint>
 
+#include "sync.h"
+
 namespace circuit::internal {
 
-// One slot of a thread's counter cache (counters.h): `pending` counts not
-// yet added to `*target`. Only the owning thread writes `pending`, and a
-// non-null `target`; others only read, or clear `target` (Scrub).
-struct CounterSlot {
-  std::atomic<std::atomic<std::uint64_t>*> target{nullptr};
-  std::atomic<std::uint64_t> pending{0};
+// The successes one thread counted, indexed by counter id (counters.h).
+struct CountArray {
+  std::uint32_t size;
+  std::atomic<std::uint64_t> n[1];  // `size` of them (allocated past the end)
 };
 
 struct alignas(64) ThreadRecord {
-  static constexpr int kCounterSlots = 32;
-
+  // Pins, read by the reclaimer; written only by this thread.
   std::atomic<std::uint64_t> pins[2] = {0, 0};
   std::atomic<std::uint64_t> unpins[2] = {0, 0};
   std::atomic<bool> in_use{false};
   ThreadRecord* next = nullptr;  // immutable once published
 
-  // The counter cache, on lines of its own.
-  alignas(64) CounterSlot counters[kCounterSlots];
-  std::uint8_t misses[kCounterSlots] = {};  // owner only
+  // This thread's success counts (counters.h). The owner increments
+  // through the plain copies; readers and scrubbers go through `counts`
+  // under `counts_mu`, which the owner also takes to replace the array.
+  std::atomic<std::uint64_t>* counts_data = nullptr;  // owner only
+  std::uint32_t counts_size = 0;                      // owner only
+  std::atomic<CountArray*> counts{nullptr};
+  SpinLock counts_mu;
 };
 
 // The state Pin() and Unpin() read, inline on every admission. Defined in
