@@ -141,17 +141,21 @@ int Breaker::FailureRing::CountWithin(std::int64_t now,
 // Breaker
 
 Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
-    : word_(word::Make(State::kClosed, 0, 0)),
-      success_id_(SuccessCounts::AcquireId()),
-      fast_(FastBits(policy)),
+    : BreakerHot(word::Make(State::kClosed, 0, 0), SuccessCounts::AcquireId(),
+                 FastBits(policy)),
       policy_(policy),
       peer_hash_(peer_hash) {}
 
 Breaker::~Breaker() {
-  static_assert(offsetof(Breaker, fast_) + sizeof(fast_) <= kHotBytes,
+  static_assert(sizeof(BreakerHot) <= kHotBytes,
                 "the hot fields must stay first (see Entry)");
   SuccessCounts::ReleaseId(success_id_);
   delete rejection_status_.load(std::memory_order_acquire);
+}
+
+void CountSuccessSlow(BreakerHot* b) noexcept {
+  SuccessCounts::IncrementSlow(Epoch::Record(), b->success_id_,
+                               &static_cast<Breaker*>(b)->successes_);
 }
 
 void Breaker::SetPolicy(const Policy* policy) {

@@ -28,6 +28,7 @@
 #include "circuit/clock.h"
 #include "circuit/options.h"
 #include "circuit/state.h"
+#include "circuit/internal/hot_path.h"
 #include "counters.h"
 #include "sync.h"
 
@@ -106,27 +107,8 @@ struct BreakerView {
 
 // The packed state word: [0,3) state, [3,19) probes in flight, [19,64)
 // generation.
-namespace word {
-inline constexpr std::uint64_t kStateMask = 0x7;
-inline constexpr int kProbeShift = 3;
-inline constexpr std::uint64_t kProbeMask = 0xFFFFull << kProbeShift;
-inline constexpr int kGenShift = 19;
 
-inline State StateOf(std::uint64_t w) {
-  return static_cast<State>(w & kStateMask);
-}
-inline std::uint32_t ProbesOf(std::uint64_t w) {
-  return static_cast<std::uint32_t>((w & kProbeMask) >> kProbeShift);
-}
-inline std::uint64_t GenerationOf(std::uint64_t w) { return w >> kGenShift; }
-inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
-  return static_cast<std::uint64_t>(s) |
-         (static_cast<std::uint64_t>(probes) << kProbeShift) |
-         (gen << kGenShift);
-}
-}  // namespace word
-
-class Breaker {
+class Breaker : public BreakerHot {
  public:
   // `policy` must outlive the breaker (or be replaced through SetPolicy).
   // `peer_hash` spreads the jitter of different peers.
@@ -232,7 +214,7 @@ class Breaker {
   // Counts a success, through the calling thread's counter cache: a hot
   // peer's line is not written by its successes (counters.h).
   void CountSuccess() noexcept {
-    SuccessCounts::Increment(success_id_, &successes_);
+    internal::CountSuccess(ThisThread(), this);
   }
 
   // Breaker::rejection_status()
@@ -326,20 +308,16 @@ class Breaker {
 
   // Bits of `fast_`: what the closed path needs to know of the policy,
   // without loading it.
-  static constexpr std::uint8_t kTimesCalls = 1;  // Policy::times_calls
-  static constexpr std::uint8_t kRateRules = 2;   // Policy::rate_rules
   static std::uint8_t FastBits(const Policy* p) noexcept {
     return static_cast<std::uint8_t>((p->times_calls ? kTimesCalls : 0) |
                                      (p->rate_rules ? kRateRules : 0));
   }
 
-  // ---- The hot fields, first: with the entry's hash and key they fill one
-  // cache line (Entry in peer_table.h), and an admission plus a closed-state
-  // success touch nothing else of the breaker.
-  std::atomic<std::uint64_t> word_;
-  const std::uint32_t success_id_;            // SuccessCounts id (counters.h)
-  std::atomic<std::int32_t> consecutive_{0};  // read lock-free by successes
-  std::atomic<std::uint8_t> fast_{0};         // FastBits(policy_)
+  friend void CountSuccessSlow(BreakerHot* b) noexcept;
+
+  // The hot fields come first, in BreakerHot: with the entry's hash and key
+  // they fill one cache line (Entry in peer_table.h), and an admission plus
+  // a closed-state success touch nothing else of the breaker.
 
   // ---- Read when not closed, and on failures. Counters are atomic: read by
   // snapshots without the lock.

@@ -34,6 +34,9 @@ CircuitBreakerSet::~CircuitBreakerSet() = default;
 
 namespace {
 
+// A handle keeps the CoreHot base of its set's SetCore.
+SetCore* CoreOf(internal::CoreHot* core) { return static_cast<SetCore*>(core); }
+
 absl::Duration RetryAfter(std::int64_t ns) {
   return ns == INT64_MAX ? absl::InfiniteDuration() : absl::Nanoseconds(ns);
 }
@@ -150,12 +153,14 @@ std::size_t CircuitBreakerSet::sweep() { return core_->Sweep(); }
 
 void CircuitBreakerSet::add_listener(std::shared_ptr<Listener> listener) {
   core_->events().AddListener(std::move(listener));
+  core_->general.fetch_or(internal::CoreHot::kListening,
+                         std::memory_order_relaxed);
 }
 
 // ---------------------------------------------------------------------------
 // PeerHandle
 
-PeerHandle::PeerHandle(internal::SetCore* core, internal::Entry* entry) noexcept
+PeerHandle::PeerHandle(internal::CoreHot* core, internal::Entry* entry) noexcept
     : core_(core), entry_(entry) {}
 
 PeerHandle::PeerHandle(const PeerHandle& other) noexcept
@@ -177,7 +182,7 @@ PeerHandle::PeerHandle(PeerHandle&& other) noexcept
 
 PeerHandle& PeerHandle::operator=(PeerHandle&& other) noexcept {
   if (this != &other) {
-    if (entry_ != nullptr) core_->ReleaseHandle(entry_);
+    if (entry_ != nullptr) CoreOf(core_)->ReleaseHandle(entry_);
     core_ = other.core_;
     entry_ = std::exchange(other.entry_, nullptr);
   }
@@ -185,13 +190,13 @@ PeerHandle& PeerHandle::operator=(PeerHandle&& other) noexcept {
 }
 
 PeerHandle::~PeerHandle() {
-  if (entry_ != nullptr) core_->ReleaseHandle(entry_);
+  if (entry_ != nullptr) CoreOf(core_)->ReleaseHandle(entry_);
 }
 
-Context PeerHandle::context() const {
+Context PeerHandle::context_slow() const {
   Context ctx = SetCore::EmptyContext();
   internal::Rejection why;
-  if (!core_->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
+  if (!CoreOf(core_)->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
                              nullptr)) [[unlikely]] {
     throw CircuitOpenError(entry_->key(), RetryAfter(why.retry_after_ns));
   }
@@ -202,14 +207,14 @@ absl::StatusOr<Context> PeerHandle::try_context() const {
   Context ctx = SetCore::EmptyContext();
   internal::Rejection why;
   absl::Status status;
-  if (core_->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
+  if (CoreOf(core_)->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
                             &status)) [[likely]] {
     return ctx;
   }
   return status;
 }
 
-State PeerHandle::state() const { return core_->StateOf(entry_); }
+State PeerHandle::state() const { return CoreOf(core_)->StateOf(entry_); }
 
 std::string_view PeerHandle::peer() const noexcept {
   return entry_ == nullptr ? std::string_view() : entry_->key();
@@ -272,6 +277,8 @@ std::optional<Pick> CircuitBreakerSet::first_admitting(
       [](const PeerHandle& h) { return h.try_context(); });
 }
 
-bool PeerHandle::would_admit() const { return core_->WouldAdmit(entry_); }
+bool PeerHandle::would_admit() const {
+  return CoreOf(core_)->WouldAdmit(entry_);
+}
 
 }  // namespace circuit

@@ -3,43 +3,28 @@
 
 #include "circuit/context.h"
 
-#include <cxxabi.h>
-
 #include <exception>
 #include <utility>
 
+#include "circuit/internal/hot_path.h"
 #include "set_core.h"
-#include "uncaught.h"
 
 namespace circuit {
-namespace internal {
-
-#if defined(CIRCUIT_FAST_UNCAUGHT)
-__thread const EhGlobals* tl_eh_globals
-    __attribute__((tls_model("initial-exec"))) = nullptr;
-
-const EhGlobals* FetchEhGlobals() noexcept {
-  const auto* g = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
-  tl_eh_globals = g;
-  return g;
-}
-#endif
-
-}  // namespace internal
 
 using internal::UncaughtExceptions;
 using internal::Outcome;
 
-Context::Context(internal::SetCore* core, internal::Entry* entry,
-                 std::uint64_t generation, std::int64_t start_ns,
-                 std::uint32_t epoch, bool probe) noexcept
-    : core_(core),
-      entry_(entry),
-      generation_(generation),
-      start_ns_(start_ns),
-      uncaught_(UncaughtExceptions()),
-      epoch_(epoch),
-      probe_(probe) {}
+namespace {
+
+// Context keeps the CoreHot base of its set's SetCore.
+internal::SetCore* CoreOf(internal::CoreHot* core) {
+  return static_cast<internal::SetCore*>(core);
+}
+
+static_assert(static_cast<int>(Outcome::kSuccess) == 0,
+              "Context::succeed() in context.h passes 0");
+
+}  // namespace
 
 Context& Context::operator=(Context&& other) noexcept {
   if (this != &other) {
@@ -66,16 +51,12 @@ void Context::settle_unsettled() noexcept {
                                                            : Outcome::kSuccess));
 }
 
-void Context::succeed() noexcept {
-  if (entry_ != nullptr) finish(static_cast<int>(Outcome::kSuccess));
-}
-
 void Context::fail() noexcept {
   if (entry_ != nullptr) finish(static_cast<int>(Outcome::kFailure));
 }
 
 void Context::fail(std::exception_ptr e) noexcept {
-  if (entry_ != nullptr) finish(static_cast<int>(core_->Classify(e)));
+  if (entry_ != nullptr) finish(static_cast<int>(CoreOf(core_)->Classify(e)));
 }
 
 void Context::ignore() noexcept {
@@ -84,7 +65,7 @@ void Context::ignore() noexcept {
 
 void Context::settle(const absl::Status& status) noexcept {
   if (entry_ == nullptr) return;
-  finish(static_cast<int>(core_->StatusIsFailure(status) ? Outcome::kFailure
+  finish(static_cast<int>(CoreOf(core_)->StatusIsFailure(status) ? Outcome::kFailure
                                                          : Outcome::kSuccess));
 }
 
@@ -94,7 +75,7 @@ std::string_view Context::peer() const noexcept {
 
 void Context::finish(int outcome) noexcept {
   internal::Entry* e = std::exchange(entry_, nullptr);
-  core_->SettleFast(e, generation_, probe_, static_cast<Outcome>(outcome),
+  CoreOf(core_)->SettleFast(e, generation_, probe_, static_cast<Outcome>(outcome),
                     start_ns_, epoch_);
 }
 

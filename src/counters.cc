@@ -121,7 +121,8 @@ void SuccessCounts::IncrementSlow(ThreadRecord* r, std::uint32_t id,
     r->counts_size = grown->size;
   }
   ::operator delete(old);
-  Increment(id, spill);
+  grown->n[id].store(grown->n[id].load(std::memory_order_relaxed) + 1,
+                     std::memory_order_relaxed);
 }
 
 }  // namespace circuit::internal

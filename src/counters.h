@@ -50,19 +50,7 @@ class SuccessCounts {
   // REQUIRES: no thread counts into `id` concurrently or later.
   static void ReleaseId(std::uint32_t id) noexcept;
 
-  // SuccessCounts::Increment()
-  //
-  // Adds one to the count of `id` (or to `*spill`, see the file comment).
-  static void Increment(std::uint32_t id, Counter* spill) noexcept {
-    ThreadRecord* r = Epoch::Record();
-    if (id < r->counts_size) [[likely]] {
-      Counter& c = r->counts_data[id];
-      c.store(c.load(std::memory_order_relaxed) + 1,
-              std::memory_order_relaxed);
-      return;
-    }
-    IncrementSlow(r, id, spill);
-  }
+  // Counting is inline: CountSuccess() in circuit/internal/hot_path.h.
 
   // SuccessCounts::Read()
   //
@@ -70,6 +58,8 @@ class SuccessCounts {
   static std::uint64_t Read(std::uint32_t id, const Counter& spill) noexcept;
 
  private:
+  friend void CountSuccessSlow(BreakerHot* b) noexcept;
+
   // Grows the calling thread's array to hold `id` and counts into it, or
   // counts into `*spill`.
   static void IncrementSlow(ThreadRecord* r, std::uint32_t id,

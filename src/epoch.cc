@@ -3,6 +3,7 @@
 
 #include "epoch.h"
 
+#include <cxxabi.h>
 #include <linux/membarrier.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -148,11 +149,14 @@ std::atomic<std::uint64_t> g_epoch{0};
 // initialiser) sees false and takes the full fence, which is always safe.
 bool g_use_membarrier = RegisterMembarrier();
 
-__thread ThreadRecord* tl_record __attribute__((tls_model("initial-exec"))) =
+__thread ThreadHot* tl_record __attribute__((tls_model("initial-exec"))) =
     nullptr;
 
-ThreadRecord* RegisterThread() noexcept {
+ThreadHot* RegisterThread() noexcept {
   ThreadRecord* r = Register();
+#if defined(__GLIBCXX__) && defined(__GXX_ABI_VERSION)
+  r->eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
+#endif
   tl_record = r;
   tl_releaser.record = r;
   return r;

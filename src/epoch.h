@@ -27,6 +27,7 @@
 #include <atomic>
 #include <cstdint>
 
+#include "circuit/internal/hot_path.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -37,34 +38,21 @@ struct CountArray {
   std::atomic<std::uint64_t> n[1];  // `size` of them (allocated past the end)
 };
 
-struct alignas(64) ThreadRecord {
-  // Pins, read by the reclaimer; written only by this thread.
-  std::atomic<std::uint64_t> pins[2] = {0, 0};
-  std::atomic<std::uint64_t> unpins[2] = {0, 0};
+// ThreadRecord
+//
+// One thread's record: the pins and the owner's view of its success counts
+// (ThreadHot, read inline by the hot path), then what only the library
+// reads.
+struct alignas(64) ThreadRecord : ThreadHot {
   std::atomic<bool> in_use{false};
   ThreadRecord* next = nullptr;  // immutable once published
 
-  // This thread's success counts (counters.h). The owner increments
-  // through the plain copies; readers and scrubbers go through `counts`
-  // under `counts_mu`, which the owner also takes to replace the array.
-  std::atomic<std::uint64_t>* counts_data = nullptr;  // owner only
-  std::uint32_t counts_size = 0;                      // owner only
+  // This thread's success counts, for readers: they and ReleaseId go
+  // through `counts` under `counts_mu`, which the owner also takes to
+  // replace the array (counters.h).
   std::atomic<CountArray*> counts{nullptr};
   SpinLock counts_mu;
 };
-
-// The state Pin() and Unpin() read, inline on every admission. Defined in
-// epoch.cc.
-namespace epoch_detail {
-extern std::atomic<std::uint64_t> g_epoch;
-// True once membarrier(2) is registered: readers then need only a compiler
-// barrier (see the file comment).
-extern bool g_use_membarrier;
-// The calling thread's record. initial-exec: one %fs-relative load, no
-// __tls_get_addr call, even from the shared library.
-extern __thread ThreadRecord* tl_record __attribute__((tls_model("initial-exec")));
-ThreadRecord* RegisterThread() noexcept;
-}  // namespace epoch_detail
 
 class Epoch {
  public:
@@ -89,9 +77,7 @@ class Epoch {
   //
   // The calling thread's record (registered on first use).
   static ThreadRecord* Record() noexcept {
-    ThreadRecord* r = epoch_detail::tl_record;
-    if (r == nullptr) [[unlikely]] r = epoch_detail::RegisterThread();
-    return r;
+    return static_cast<ThreadRecord*>(ThisThread());
   }
 
   // Epoch::Retire()
@@ -118,41 +104,9 @@ class Epoch {
 
 };
 
-#if defined(__SANITIZE_THREAD__)
-#define CIRCUIT_EPOCH_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CIRCUIT_EPOCH_TSAN 1
-#endif
-#endif
+inline std::uint32_t Epoch::Pin() noexcept { return EpochPin(); }
 
-inline std::uint32_t Epoch::Pin() noexcept {
-  ThreadRecord* r = Record();
-  auto parity = static_cast<std::uint32_t>(
-      epoch_detail::g_epoch.load(std::memory_order_acquire) & 1);
-#if defined(CIRCUIT_EPOCH_TSAN)
-  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
-#else
-  // Only this thread writes its record: a load and a store, no RMW.
-  r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
-                        std::memory_order_relaxed);
-  // The reader-side half of the pin/unlink handshake.
-  if (epoch_detail::g_use_membarrier) {
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-  }
-#endif
-  return parity;
-}
-
-inline void Epoch::Unpin(std::uint32_t token) noexcept {
-  ThreadRecord* r = Record();
-  // Release: everything this context did to the objects it pinned happens
-  // before the reclaimer, which loads this with acquire, frees them.
-  r->unpins[token].store(r->unpins[token].load(std::memory_order_relaxed) + 1,
-                         std::memory_order_release);
-}
+inline void Epoch::Unpin(std::uint32_t token) noexcept { EpochUnpin(token); }
 
 // Pins for the lifetime of a scope.
 class EpochGuard {

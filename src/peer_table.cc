@@ -112,9 +112,15 @@ std::uint64_t StableHash(std::string_view key) {
 // Entry
 
 // The first cache line: hash, key length, inline key, then the breaker's
-// hot fields (Breaker::kHotBytes).
-static_assert(offsetof(Entry, breaker) == 40);
+// hot fields (Breaker::kHotBytes), where the inline hot path finds them
+// (kEntryBreakerOffset). Breaker's BreakerHot base makes Entry formally not
+// standard-layout; offsetof still works for a non-virtual base, as GCC and
+// Clang both document.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winvalid-offsetof"
+static_assert(offsetof(Entry, breaker) == kEntryBreakerOffset);
 static_assert(offsetof(Entry, breaker) + Breaker::kHotBytes <= 64);
+#pragma GCC diagnostic pop
 
 Entry::Entry(std::string_view key, std::uint64_t key_hash, const Policy* policy)
     : hash(key_hash), key_len(static_cast<std::uint32_t>(key.size())),

@@ -61,7 +61,10 @@ SetCore::SetCore(SetOptions options)
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
       events_(options_.logger),
       store_(options_.store) {
-  if (options_.max_peers > 0 || idle_ns_ > 0) table_.EnableEviction();
+  if (options_.max_peers > 0 || idle_ns_ > 0) {
+    table_.EnableEviction();
+    general.fetch_or(kEvicting, std::memory_order_relaxed);
+  }
   {
     MutexLock lock(&mu_);
     default_policy_ = Intern(options_.defaults);

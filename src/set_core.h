@@ -26,13 +26,13 @@
 #include "breaker.h"
 #include "circuit/breaker_set.h"
 #include "circuit/context.h"
+#include "circuit/internal/hot_path.h"
 #include "circuit/options.h"
 #include "circuit/state_store.h"
 #include "epoch.h"
 #include "events.h"
 #include "peer_table.h"
 #include "sync.h"
-#include "uncaught.h"
 
 namespace circuit::internal {
 
@@ -52,7 +52,9 @@ struct Rejection {
   std::int64_t retry_after_ns = 0;  // INT64_MAX: forced open
 };
 
-class SetCore final : public StoreSink {
+// CoreHot comes first: Context and PeerHandle hold a CoreHot* and the
+// inline hot path reads its flags (circuit/internal/hot_path.h).
+class SetCore final : public CoreHot, public StoreSink {
  public:
   explicit SetCore(SetOptions options);  // REQUIRES: options validated
   ~SetCore() override;

@@ -97,7 +97,8 @@ class PeerHandle {
   PeerHandle& operator=(PeerHandle&& other) noexcept;
   ~PeerHandle();
 
-  // As `CircuitBreakerSet::context(peer())`, without the lookup.
+  // As `CircuitBreakerSet::context(peer())`, without the lookup. Inline: a
+  // closed peer is admitted without calling into the library.
   Context context() const;
 
   // As `CircuitBreakerSet::try_context(peer())`, without the lookup.
@@ -116,11 +117,24 @@ class PeerHandle {
 
  private:
   friend class CircuitBreakerSet;
-  PeerHandle(internal::SetCore* core, internal::Entry* entry) noexcept;
+  PeerHandle(internal::CoreHot* core, internal::Entry* entry) noexcept;
 
-  internal::SetCore* core_ = nullptr;
+  // context() when the peer is not plainly closed: the general admission.
+  Context context_slow() const;
+
+  internal::CoreHot* core_ = nullptr;  // the set's internal::SetCore
   internal::Entry* entry_ = nullptr;
 };
+
+inline Context PeerHandle::context() const {
+  std::uint64_t generation;
+  if (internal::AdmitsPlainly(core_, entry_, &generation)) [[likely]] {
+    internal::ThreadHot* thread = internal::ThisThread();
+    return Context(core_, entry_, generation, internal::EpochPin(thread),
+                   internal::UncaughtExceptions(thread));
+  }
+  return context_slow();
+}
 
 // FailsWhen
 //

@@ -43,11 +43,13 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "circuit/internal/hot_path.h"
 
 namespace circuit {
 
+class PeerHandle;
+
 namespace internal {
-struct Entry;
 class SetCore;
 }  // namespace internal
 
@@ -109,20 +111,32 @@ class Context {
 
  private:
   friend class internal::SetCore;
+  friend class PeerHandle;
 
-  Context(internal::SetCore* core, internal::Entry* entry,
+  Context(internal::CoreHot* core, internal::Entry* entry,
           std::uint64_t generation, std::int64_t start_ns, std::uint32_t epoch,
           bool probe) noexcept;
+  // As above, with the thread's std::uncaught_exceptions() already read.
+  Context(internal::CoreHot* core, internal::Entry* entry,
+          std::uint64_t generation, std::uint32_t epoch, int uncaught) noexcept
+      : core_(core),
+        entry_(entry),
+        generation_(generation),
+        uncaught_(uncaught),
+        epoch_(epoch) {}
 
   // Empty: what a moved-from context is (the admission path fills it).
   Context() noexcept = default;
 
   // Records `outcome` (an internal::Outcome) and releases the context.
   void finish(int outcome) noexcept;
+  // A success recorded inline when that is all there is to do (see
+  // circuit/internal/hot_path.h); false otherwise, having done nothing.
+  bool settle_plain_success(internal::ThreadHot* thread) noexcept;
   // The destructor's outcome: a failure when an exception is escaping.
   void settle_unsettled() noexcept;
 
-  internal::SetCore* core_ = nullptr;
+  internal::CoreHot* core_ = nullptr;
   internal::Entry* entry_ = nullptr;  // null once settled or moved from
   std::uint64_t generation_ = 0;      // the breaker's state when admitted
   std::int64_t start_ns_ = 0;         // only read by the slow-call rule
@@ -142,8 +156,43 @@ inline Context::Context(Context&& other) noexcept
       epoch_(other.epoch_),
       probe_(other.probe_) {}
 
+inline Context::Context(internal::CoreHot* core, internal::Entry* entry,
+                        std::uint64_t generation, std::int64_t start_ns,
+                        std::uint32_t epoch, bool probe) noexcept
+    : core_(core),
+      entry_(entry),
+      generation_(generation),
+      start_ns_(start_ns),
+      uncaught_(internal::UncaughtExceptions()),
+      epoch_(epoch),
+      probe_(probe) {}
+
+inline bool Context::settle_plain_success(
+    internal::ThreadHot* thread) noexcept {
+  if (probe_ || !internal::SettlePlainSuccess(thread, core_, entry_,
+                                              generation_, epoch_)) {
+    return false;
+  }
+  entry_ = nullptr;
+  return true;
+}
+
+// Inline: the destructor of a context that nothing settled records a
+// success without calling into the library when it can.
 inline Context::~Context() {
-  if (entry_ != nullptr) settle_unsettled();
+  if (entry_ != nullptr) {
+    internal::ThreadHot* thread = internal::ThisThread();
+    if (internal::UncaughtExceptions(thread) > uncaught_ ||
+        !settle_plain_success(thread)) {
+      settle_unsettled();
+    }
+  }
+}
+
+inline void Context::succeed() noexcept {
+  if (entry_ != nullptr && !settle_plain_success(internal::ThisThread())) {
+    finish(/*internal::Outcome::kSuccess*/ 0);
+  }
 }
 
 }  // namespace circuit

@@ -1,0 +1,257 @@
+// Copyright 2026 The circuit Authors.
+// SPDX-License-Identifier: Apache-2.0
+//
+// The closed-state hot path, inline in the caller. Not API: everything under
+// circuit/internal/ may change without notice, and the layouts below are
+// shared with the library's sources (which static_assert them).
+//
+// A call to a closed peer is a handful of loads and stores: one acquire load
+// of the breaker's state word at admission, and at settling a second load
+// of it, one store to this thread's success count and two to its epoch
+// record. Out of line that is dwarfed by two calls into the shared library
+// and the return of a `Context` through memory, so `PeerHandle::context()`
+// and the settling of a context run these inline and call into the library
+// only when the breaker is anything but plainly closed (open, half-open, a
+// failure run to reset, the slow-call rule on), when the set has listeners
+// or evicts peers, or when an exception is escaping.
+
+#ifndef CIRCUIT_INTERNAL_HOT_PATH_H_
+#define CIRCUIT_INTERNAL_HOT_PATH_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+
+#include "circuit/state.h"
+
+namespace circuit::internal {
+
+// ---------------------------------------------------------------------------
+// The breaker's state word: state, half-open probes in flight, generation.
+
+namespace word {
+inline constexpr std::uint64_t kStateMask = 0x7;
+inline constexpr int kProbeShift = 3;
+inline constexpr std::uint64_t kProbeMask = 0xFFFFull << kProbeShift;
+inline constexpr int kGenShift = 19;
+
+inline State StateOf(std::uint64_t w) {
+  return static_cast<State>(w & kStateMask);
+}
+inline std::uint32_t ProbesOf(std::uint64_t w) {
+  return static_cast<std::uint32_t>((w & kProbeMask) >> kProbeShift);
+}
+inline std::uint64_t GenerationOf(std::uint64_t w) { return w >> kGenShift; }
+inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
+  return static_cast<std::uint64_t>(s) |
+         (static_cast<std::uint64_t>(probes) << kProbeShift) |
+         (gen << kGenShift);
+}
+}  // namespace word
+
+// BreakerHot
+//
+// The leading fields of every breaker (the base of src/breaker.h's
+// Breaker): all that a closed-state call reads and writes.
+struct BreakerHot {
+  // Bits of `fast_`: what the closed path must know of the policy.
+  static constexpr std::uint8_t kTimesCalls = 1;  // slow-call rule on
+  static constexpr std::uint8_t kRateRules = 2;   // failure/slow-call rate
+
+  BreakerHot(std::uint64_t word, std::uint32_t success_id,
+             std::uint8_t fast) noexcept
+      : word_(word), success_id_(success_id), fast_(fast) {}
+
+  std::atomic<std::uint64_t> word_;
+  std::uint32_t success_id_;                  // counters: see SuccessCounts
+  std::atomic<std::int32_t> consecutive_{0};  // the failure run
+  std::atomic<std::uint8_t> fast_{0};
+};
+
+// Where an entry's breaker starts (src/peer_table.h asserts it).
+inline constexpr std::size_t kEntryBreakerOffset = 40;
+
+struct Entry;
+
+inline BreakerHot& BreakerOf(Entry* e) noexcept {
+  return *reinterpret_cast<BreakerHot*>(reinterpret_cast<char*>(e) +
+                                        kEntryBreakerOffset);
+}
+
+// CoreHot
+//
+// What the inline path reads of the set (the first base of src/set_core.h's
+// SetCore): whether it must take the general path.
+struct CoreHot {
+  static constexpr std::uint8_t kEvicting = 1;   // max_peers or idle_timeout
+  static constexpr std::uint8_t kListening = 2;  // a listener was added
+
+  // Bits above; any of them sends every call down the general path.
+  std::atomic<std::uint8_t> general{0};
+};
+
+// ---------------------------------------------------------------------------
+// The calling thread's epoch record (src/epoch.h) and success counts
+// (src/counters.h).
+
+// libstdc++'s per-thread exception globals, whose layout the Itanium C++
+// ABI fixes: {caughtExceptions, uncaughtExceptions}.
+struct EhGlobals {
+  void* caught_exceptions;
+  unsigned int uncaught_exceptions;
+};
+
+struct ThreadHot {
+  // Pins and unpins per epoch parity; written only by the owning thread.
+  std::atomic<std::uint64_t> pins[2] = {0, 0};
+  std::atomic<std::uint64_t> unpins[2] = {0, 0};
+  // The owner's view of its success counts, indexed by a breaker's
+  // success_id_ (written only by the owner).
+  std::atomic<std::uint64_t>* counts_data = nullptr;
+  std::uint32_t counts_size = 0;
+  // The owner's exception globals (see UncaughtExceptions).
+  const EhGlobals* eh = nullptr;
+};
+
+namespace epoch_detail {
+extern std::atomic<std::uint64_t> g_epoch;
+// True once membarrier(2) is registered: readers then need only a compiler
+// barrier (see src/epoch.h).
+extern bool g_use_membarrier;
+// initial-exec: one %fs-relative load, no __tls_get_addr call.
+extern __thread ThreadHot* tl_record __attribute__((tls_model("initial-exec")));
+ThreadHot* RegisterThread() noexcept;
+}  // namespace epoch_detail
+
+inline ThreadHot* ThisThread() noexcept {
+  ThreadHot* r = epoch_detail::tl_record;
+  if (r == nullptr) [[unlikely]] r = epoch_detail::RegisterThread();
+  return r;
+}
+
+#if defined(__SANITIZE_THREAD__)
+#define CIRCUIT_EPOCH_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CIRCUIT_EPOCH_TSAN 1
+#endif
+#endif
+
+// Pins the current epoch for the calling thread, whose record is `r`
+// (src/epoch.h); returns the token EpochUnpin takes.
+inline std::uint32_t EpochPin(ThreadHot* r) noexcept {
+  auto parity = static_cast<std::uint32_t>(
+      epoch_detail::g_epoch.load(std::memory_order_acquire) & 1);
+#if defined(CIRCUIT_EPOCH_TSAN)
+  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
+#else
+  // Only this thread writes its record: a load and a store, no RMW.
+  r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
+  // The reader-side half of the pin/unlink handshake.
+  if (epoch_detail::g_use_membarrier) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+#endif
+  return parity;
+}
+
+inline std::uint32_t EpochPin() noexcept { return EpochPin(ThisThread()); }
+
+// std::uncaught_exceptions() without its cost. libstdc++ implements it as a
+// call to __cxa_get_globals(), which reaches its thread-local block through
+// __tls_get_addr: about 6 ns, and a context needs it twice (at birth and
+// when it settles). The block's address is stable for the thread's life, so
+// the thread's record keeps it.
+#if defined(__GLIBCXX__) && defined(__GXX_ABI_VERSION)
+inline int UncaughtExceptions(const ThreadHot* r) noexcept {
+  return static_cast<int>(r->eh->uncaught_exceptions);
+}
+#else
+inline int UncaughtExceptions(const ThreadHot*) noexcept {
+  return std::uncaught_exceptions();
+}
+#endif
+
+inline int UncaughtExceptions() noexcept {
+  return UncaughtExceptions(ThisThread());
+}
+
+// Releases a pin; may run on any thread.
+inline void EpochUnpin(ThreadHot* r, std::uint32_t token) noexcept {
+  // Release: everything done to the pinned objects happens before the
+  // reclaimer, which loads this with acquire, frees them.
+  r->unpins[token].store(r->unpins[token].load(std::memory_order_relaxed) + 1,
+                         std::memory_order_release);
+}
+
+inline void EpochUnpin(std::uint32_t token) noexcept {
+  EpochUnpin(ThisThread(), token);
+}
+
+// Counts a success of `b` in this thread's array `r` (out of line when the
+// array must grow; see src/counters.h).
+void CountSuccessSlow(BreakerHot* b) noexcept;
+
+inline void CountSuccess(ThreadHot* r, BreakerHot* b) noexcept {
+  std::uint32_t id = b->success_id_;
+  if (id < r->counts_size) [[likely]] {
+    std::atomic<std::uint64_t>& c = r->counts_data[id];
+    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    return;
+  }
+  CountSuccessSlow(b);
+}
+
+// ---------------------------------------------------------------------------
+// The two halves of a closed-state call.
+
+// Whether `e` admits a call without the general path; sets `*generation`.
+// Reads the entry without pinning: the caller keeps it alive (a handle).
+inline bool AdmitsPlainly(const CoreHot* core, Entry* e,
+                          std::uint64_t* generation) noexcept {
+  BreakerHot& b = BreakerOf(e);
+  std::uint64_t w = b.word_.load(std::memory_order_acquire);
+  State s = word::StateOf(w);
+  if ((s != State::kClosed && s != State::kDisabled) ||
+      (b.fast_.load(std::memory_order_relaxed) & BreakerHot::kTimesCalls) !=
+          0 ||
+      core->general.load(std::memory_order_relaxed) != 0) {
+    return false;
+  }
+  *generation = word::GenerationOf(w);
+  return true;
+}
+
+// Records a success admitted under `generation` and releases its pin `pin`
+// when that is all there is to do (closed or disabled, not late, no failure
+// run to reset, no timing or rate rule, no listener); otherwise returns
+// false having done nothing. `r` is the calling thread's record.
+inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core, Entry* e,
+                               std::uint64_t generation,
+                               std::uint32_t pin) noexcept {
+  BreakerHot& b = BreakerOf(e);
+  if (b.fast_.load(std::memory_order_relaxed) != 0 ||
+      (core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
+          0) {
+    return false;
+  }
+  std::uint64_t w = b.word_.load(std::memory_order_acquire);
+  if (word::GenerationOf(w) != generation) return false;  // late
+  State s = word::StateOf(w);
+  if (s != State::kDisabled &&
+      (s != State::kClosed ||
+       b.consecutive_.load(std::memory_order_relaxed) != 0)) {
+    return false;
+  }
+  CountSuccess(r, &b);
+  EpochUnpin(r, pin);
+  return true;
+}
+
+}  // namespace circuit::internal
+
+#endif  // CIRCUIT_INTERNAL_HOT_PATH_H_
