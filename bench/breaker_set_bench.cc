@@ -345,10 +345,13 @@ std::int64_t RssBytes() {
 }
 
 // Bytes the allocator hands out (and RSS) per peer, at 1 M peers with
-// 16-byte ids, once the set has settled. Entries come from a process-wide
-// pool that keeps freed cells, so run this alone in a fresh process
-// (report.py does: --benchmark_filter=BM_MemoryPerPeer).
+// 16-byte ids, once the set has settled: peers that only succeeded (arg 0),
+// and peers that each recorded a failure, which gives them a failure
+// history (arg 1). Entries come from a process-wide pool that keeps freed
+// cells, so run each alone in a fresh process (report.py does:
+// --benchmark_filter=BM_MemoryPerPeer/0, then /1).
 void BM_MemoryPerPeer(benchmark::State& state) {
+  const bool failed = state.range(0) != 0;
   for (auto _ : state) {
     malloc_trim(0);
     struct mallinfo2 before = mallinfo2();
@@ -357,7 +360,8 @@ void BM_MemoryPerPeer(benchmark::State& state) {
     char id[32];
     for (std::size_t i = 0; i < kMemoryPeers; ++i) {
       std::snprintf(id, sizeof id, "peer-%011zu", i);  // 16 bytes
-      set->context(std::string_view(id, 16)).succeed();
+      circuit::Context ctx = set->context(std::string_view(id, 16));
+      if (failed) ctx.fail();
     }
     // sweep() lets the epoch domain free the tables replaced while growing
     // (twice: a retired object is freed one grace period later).
@@ -381,7 +385,11 @@ void BM_MemoryPerPeer(benchmark::State& state) {
     state.ResumeTiming();
   }
 }
-BENCHMARK(BM_MemoryPerPeer)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_MemoryPerPeer)
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

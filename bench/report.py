@@ -73,8 +73,9 @@ def run(binary, repetitions, min_time):
                 f"--benchmark_min_time={min_time}",
                 "--benchmark_report_aggregates_only=false",
                 "--benchmark_filter=-BM_MemoryPerPeer"])
-    mem = one(["--benchmark_filter=BM_MemoryPerPeer"])
-    data["benchmarks"] += mem["benchmarks"]
+    for arg in ("0", "1"):
+        mem = one([f"--benchmark_filter=BM_MemoryPerPeer/{arg}/"])
+        data["benchmarks"] += mem["benchmarks"]
     return data
 
 
@@ -167,15 +168,19 @@ def main():
         print(f"| {label} | {fmt(t)} | {fmt(ratio)} | "
               f"{fmt(hw_ratio) if hw_ratio is not None else ''} |")
 
-    mem = counters.get("BM_MemoryPerPeer/iterations:1", {})
+    mem = counters.get("BM_MemoryPerPeer/0/iterations:1", {})
+    failed_mem = counters.get("BM_MemoryPerPeer/1/iterations:1", {})
     print()
-    if mem:
-        print(f"Memory at {mem.get('peers', 0):.0f} peers with "
-              f"{mem.get('key_bytes', 16):.0f}-byte ids: "
-              f"{mem.get('heap_bytes_per_peer', 0):.1f} heap bytes per peer "
-              f"({mem.get('heap_bytes_per_peer_minus_key', 0):.1f} plus the "
-              f"key), {mem.get('rss_bytes_per_peer', 0):.1f} bytes of RSS "
-              "per peer.\n")
+    for what, m in (("that only succeeded", mem),
+                    ("that each recorded a failure (so keep a failure "
+                     "history)", failed_mem)):
+        if m:
+            print(f"Memory at {m.get('peers', 0):.0f} peers {what}, with "
+                  f"{m.get('key_bytes', 16):.0f}-byte ids: "
+                  f"{m.get('heap_bytes_per_peer', 0):.1f} heap bytes per peer "
+                  f"({m.get('heap_bytes_per_peer_minus_key', 0):.1f} plus the "
+                  f"key), {m.get('rss_bytes_per_peer', 0):.1f} bytes of RSS "
+                  "per peer.\n")
 
     # Targets (DESIGN.md section 5).
     def ratio(a, b):

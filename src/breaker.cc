@@ -170,7 +170,7 @@ void Breaker::SetPolicy(const Policy* policy) {
       buckets[i] = {std::numeric_limits<std::int64_t>::min(), 0, 0, 0};
     }
   }
-  ring_.SetLimit(cap);
+  if (history_ != nullptr) history_->ring.SetLimit(cap);
   buckets_ = std::move(buckets);
   bucket_count_ = policy->rate_rules ? o.window_buckets : 0;
   policy_.store(policy, std::memory_order_release);
@@ -299,9 +299,12 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       consecutive_.store(run, std::memory_order_relaxed);
       const BreakerOptions& o = q.options;
       if (o.consecutive_failures > 0 && run >= o.consecutive_failures) trip = true;
-      if (q.window_rule &&
-          (o.max_failures == 0 || ring_.AddAndCheck(now, q.time_unit_ns))) {
-        trip = true;
+      if (q.window_rule) {
+        History* h = o.max_failures == 0 ? nullptr : HistoryLocked();
+        if (o.max_failures == 0 ||
+            (h != nullptr && h->ring.AddAndCheck(now, q.time_unit_ns))) {
+          trip = true;
+        }
       }
     }
     // (A reconfiguration may have turned a rate rule on since `fast`.)
@@ -405,7 +408,8 @@ Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
   const Policy& p = *policy();
   if (from == State::kClosed && streak_ > 0 && p.time_unit_ns > 0) {
     // Trips in a row decay by one per full time_unit spent closed.
-    std::int64_t closed_for = SatSub(now, closed_since_ns_);
+    std::int64_t closed_for =
+        history_ == nullptr ? 0 : SatSub(now, history_->closed_since_ns);
     if (closed_for > 0) {
       std::int64_t decay = closed_for / p.time_unit_ns;
       streak_ = static_cast<std::int32_t>(
@@ -426,8 +430,19 @@ Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
   return t;
 }
 
+Breaker::History* Breaker::HistoryLocked() noexcept {
+  if (history_ == nullptr) {
+    history_.reset(new (std::nothrow) History);
+    if (history_ == nullptr) return nullptr;
+    const Policy& p = *policy();
+    history_->ring.SetLimit(
+        p.window_rule ? static_cast<std::uint32_t>(p.options.max_failures) : 0);
+  }
+  return history_.get();
+}
+
 void Breaker::ClearHistoryLocked() {
-  ring_.Clear();
+  if (history_ != nullptr) history_->ring.Clear();
   consecutive_.store(0, std::memory_order_relaxed);
   half_open_successes_ = 0;
   for (std::uint32_t i = 0; i < bucket_count_; ++i) {
@@ -437,7 +452,7 @@ void Breaker::ClearHistoryLocked() {
 
 Transition Breaker::CloseLocked(std::int64_t now) {
   ClearHistoryLocked();
-  closed_since_ns_ = now;
+  if (history_ != nullptr) history_->closed_since_ns = now;
   Transition t = SetWordLocked(State::kClosed, 0);
   DecideLogLocked(t, now, /*manual=*/false);
   return t;
@@ -446,6 +461,11 @@ Transition Breaker::CloseLocked(std::int64_t now) {
 void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
   if (!t.happened) return;
   const Policy& p = *policy();
+  History* h = HistoryLocked();
+  if (h == nullptr) {  // memory short: log everything
+    t.log = true;
+    return;
+  }
   // Rate limit per peer: a trip is logged when the peer's last logged trip
   // is at least log_interval old; the half-open and closed lines of a logged
   // trip follow it. A recovery (closed) whose trip was not logged is still
@@ -453,26 +473,26 @@ void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
   // shows up. Whatever is not logged is counted and reported on the next
   // line.
   const bool interval_passed =
-      !logged_a_trip_ || SatSub(now, last_logged_trip_ns_) >= p.log_interval_ns;
+      !h->logged_a_trip || SatSub(now, h->last_logged_trip_ns) >= p.log_interval_ns;
   if (manual || p.log_interval_ns <= 0) {
     t.log = true;
   } else if (t.to == State::kOpen) {
     t.log = interval_passed;
-    cycle_logged_ = t.log;
+    h->cycle_logged = t.log;
   } else if (t.to == State::kClosed) {
-    t.log = cycle_logged_ || interval_passed;
+    t.log = h->cycle_logged || interval_passed;
   } else {
-    t.log = cycle_logged_;
+    t.log = h->cycle_logged;
   }
   if (t.log) {
     if (t.to == State::kOpen) {
-      last_logged_trip_ns_ = now;
-      logged_a_trip_ = true;
+      h->last_logged_trip_ns = now;
+      h->logged_a_trip = true;
     }
-    t.suppressed = suppressed_;
-    suppressed_ = 0;
+    t.suppressed = h->suppressed;
+    h->suppressed = 0;
   } else {
-    ++suppressed_;
+    ++h->suppressed;
   }
 }
 
@@ -491,7 +511,7 @@ Transition Breaker::Close(const Clock& clock) noexcept {
   SpinLockGuard lock(&mu_);
   ClearHistoryLocked();
   streak_ = 0;
-  closed_since_ns_ = now;
+  if (history_ != nullptr) history_->closed_since_ns = now;
   Transition t = SetWordLocked(State::kClosed, 0);
   DecideLogLocked(t, now, /*manual=*/true);
   return t;
@@ -548,7 +568,7 @@ Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
     case State::kClosed:
       if (s == State::kClosed) return {};
       ClearHistoryLocked();
-      closed_since_ns_ = now;
+      if (history_ != nullptr) history_->closed_since_ns = now;
       t = SetWordLocked(State::kClosed, 0);
       break;
     default:
@@ -584,7 +604,8 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
     if (now >= until) v.state = State::kHalfOpen;
   }
   const Policy& p = *policy();
-  v.failures_in_window = ring_.CountWithin(now, p.time_unit_ns);
+  v.failures_in_window =
+      history_ == nullptr ? 0 : history_->ring.CountWithin(now, p.time_unit_ns);
   v.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
   v.successes = SuccessCounts::Read(success_id_, successes_);
   v.failures = failures_.load(std::memory_order_relaxed);

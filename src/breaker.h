@@ -142,16 +142,18 @@ class Breaker : public BreakerHot {
   // Breaker::RejectIfOpen()
   //
   // The common rejection, without the general Admit: when the breaker is
-  // forced open, or open until after `now_ns`, counts the rejection, sets
-  // `*retry_after_ns` (INT64_MAX when forced open) and returns true.
+  // forced open, or open until after `now_ns + slack_ns` (the time is known
+  // to within `slack_ns`), counts the rejection, sets `*retry_after_ns`
+  // (from `now_ns`; INT64_MAX when forced open) and returns true.
   // Otherwise returns false having done nothing.
-  bool RejectIfOpen(std::int64_t now_ns, std::int64_t* retry_after_ns) noexcept {
+  bool RejectIfOpen(std::int64_t now_ns, std::int64_t slack_ns,
+                    std::int64_t* retry_after_ns) noexcept {
     State s = word::StateOf(word_.load(std::memory_order_acquire));
     if (s == State::kForcedOpen) {
       *retry_after_ns = INT64_MAX;
     } else if (s == State::kOpen) {
       std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
-      if (now_ns >= until) return false;
+      if (now_ns >= until - slack_ns) return false;
       *retry_after_ns = until - now_ns;
     } else {
       return false;
@@ -286,6 +288,19 @@ class Breaker : public BreakerHot {
     std::uint32_t count_ = 0;
   };
 
+  // What a breaker remembers once it has failed: the failure times of the
+  // window rule and the state of trip-log coalescing. Without it (memory
+  // short) failures still count and the run and rate rules still apply,
+  // but the window rule cannot see them, and every transition is logged.
+  struct History {
+    FailureRing ring;
+    std::int64_t closed_since_ns = 0;  // backoff decay
+    std::int64_t last_logged_trip_ns = 0;
+    std::uint32_t suppressed = 0;
+    bool cycle_logged = true;
+    bool logged_a_trip = false;
+  };
+
   // Rate buckets for the failure-rate and slow-call rules.
   struct Bucket {
     std::int64_t index;
@@ -301,6 +316,8 @@ class Breaker : public BreakerHot {
   bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
                         bool slow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The history, made if need be; null when memory is short.
+  History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DecideLogLocked(Transition& t, std::int64_t now, bool manual)
@@ -334,13 +351,10 @@ class Breaker : public BreakerHot {
   mutable SpinLock mu_;
   std::int32_t half_open_successes_ ABSL_GUARDED_BY(mu_) = 0;
   std::int32_t streak_ ABSL_GUARDED_BY(mu_) = 0;  // trips in a row
-  std::uint32_t suppressed_ ABSL_GUARDED_BY(mu_) = 0;
-  bool cycle_logged_ ABSL_GUARDED_BY(mu_) = true;
-  std::int64_t closed_since_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  std::int64_t last_logged_trip_ns_ ABSL_GUARDED_BY(mu_) = 0;
-  bool logged_a_trip_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t peer_hash_;  // constant
-  FailureRing ring_ ABSL_GUARDED_BY(mu_);
+  // Made on the first failure or trip (HistoryLocked): a peer that never
+  // fails keeps its entry to three cache lines.
+  std::unique_ptr<History> history_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
   std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
 };

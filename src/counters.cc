@@ -18,11 +18,11 @@ constexpr std::uint32_t kMaxSize = std::uint32_t{1} << 30;
 // peers do not regrow it again and again.
 constexpr std::uint32_t kMinSize = 4096;
 
-// Free ids, reused lowest-address-first is not needed: any free id will do.
+// Ids are handed out densely (so that arrays stay as small as the most
+// breakers ever alive at once) and freed ones are reused first.
 struct IdPool {
   Mutex mu;
   std::uint32_t next ABSL_GUARDED_BY(mu) = 0;
-  // Capacity for every id handed out, so that freeing one never allocates.
   std::vector<std::uint32_t> free ABSL_GUARDED_BY(mu);
 };
 
@@ -55,13 +55,6 @@ std::uint32_t SuccessCounts::AcquireId() noexcept {
     return id;
   }
   if (ids.next >= kMaxSize) return kNoId;
-  if (ids.free.capacity() < std::size_t{ids.next} + 1) {
-    try {
-      ids.free.reserve(std::max<std::size_t>(1024, ids.free.capacity() * 2));
-    } catch (const std::bad_alloc&) {
-      return kNoId;
-    }
-  }
   return ids.next++;
 }
 
@@ -76,7 +69,11 @@ void SuccessCounts::ReleaseId(std::uint32_t id) noexcept {
   }
   IdPool& ids = Ids();
   MutexLock lock(&ids.mu);
-  ids.free.push_back(id);  // reserved in AcquireId
+  try {
+    ids.free.push_back(id);
+  } catch (const std::bad_alloc&) {
+    // Memory short: the id is never reused, which costs only id space.
+  }
 }
 
 std::uint64_t SuccessCounts::Read(std::uint32_t id,

@@ -52,10 +52,31 @@ class PinGuard {
 
 }  // namespace
 
+namespace {
+
+// CoarseSlackNs()
+//
+// For the default clock, how far CLOCK_MONOTONIC_COARSE may lag
+// CLOCK_MONOTONIC: it is the exact clock as of the last timer tick, so one
+// tick (its resolution); two, for margin. -1 for other clocks, or when the
+// kernel has no usable coarse clock (then rejections read the exact one).
+std::int64_t CoarseSlackNs(const Clock* clock) {
+  if (clock != &MonotonicClock::instance()) return -1;
+  timespec res;
+  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0 || res.tv_sec != 0 ||
+      res.tv_nsec > 10'000'000) {
+    return -1;
+  }
+  return 2 * static_cast<std::int64_t>(res.tv_nsec);
+}
+
+}  // namespace
+
 SetCore::SetCore(SetOptions options)
     : options_(std::move(options)),
       clock_(options_.clock != nullptr ? options_.clock
                                        : &MonotonicClock::instance()),
+      coarse_slack_ns_(CoarseSlackNs(clock_)),
       seed_(SeedFrom(options_.random_seed)),
       failure_code_mask_(CodeMask(options_.failure_codes)),
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
@@ -224,14 +245,31 @@ std::int64_t SetCore::NowNs() const noexcept {
   return ToNanos(clock_->now());
 }
 
+std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
+  if (coarse_slack_ns_ >= 0) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    *slack_ns = coarse_slack_ns_;
+    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  }
+  *slack_ns = 0;
+  return NowNs();
+}
+
 bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
                              Rejection* why, absl::Status* status) noexcept {
   // An open (or forced-open) breaker before its deadline: the common
   // rejection, without the general Admit and its Decision.
+  // The deadline is checked first on the coarse clock (a few ns, against
+  // some 20 for the exact one); only within its slack of the deadline is
+  // the exact clock read.
   State raw = e->breaker.RawState();
   if (raw == State::kOpen || raw == State::kForcedOpen) {
-    std::int64_t now = raw == State::kOpen ? NowNs() : 0;
-    if (e->breaker.RejectIfOpen(now, &why->retry_after_ns)) {
+    std::int64_t slack = 0;
+    std::int64_t now = raw == State::kOpen ? CoarseNowNs(&slack) : 0;
+    if (e->breaker.RejectIfOpen(now, slack, &why->retry_after_ns) ||
+        (slack != 0 && e->breaker.RejectIfOpen(NowNs(), 0,
+                                                &why->retry_after_ns))) {
       why->bad_peer = false;
       table_.Touch(e);
       if (events_.has_listeners()) events_.Rejected(e->key());

@@ -151,6 +151,10 @@ class SetCore final : public CoreHot, public StoreSink {
  private:
   // The clock in nanoseconds; the default clock is read directly.
   std::int64_t NowNs() const noexcept;
+  // A cheap reading of the clock and how far behind it may be: the coarse
+  // monotonic clock and `coarse_slack_ns_` for the default clock, else the
+  // exact time and 0.
+  std::int64_t CoarseNowNs(std::int64_t* slack_ns) const noexcept;
 
   // Fills an admitted context.
   void Arm(Context* ctx, Entry* e, std::uint64_t generation,
@@ -182,6 +186,9 @@ class SetCore final : public CoreHot, public StoreSink {
   // Constant after construction.
   const SetOptions options_;
   const Clock* const clock_;
+  // For the default clock: how far CLOCK_MONOTONIC_COARSE may lag
+  // CLOCK_MONOTONIC (two of its ticks); -1 when it is not to be used.
+  const std::int64_t coarse_slack_ns_;
   const std::uint64_t seed_;
   const std::uint32_t failure_code_mask_;
   const std::int64_t idle_ns_;
