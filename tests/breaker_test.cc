@@ -626,3 +626,63 @@ BOOST_AUTO_TEST_CASE(LoweringTheLimitKeepsTheNewestFailures) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Breaker::RejectIfOpen: the rejection that needs no general admission. With
+// a slack (a coarse clock that may lag by that much) it rejects only when
+// the deadline is certainly still ahead; without one, exactly before it.
+BOOST_AUTO_TEST_SUITE(RejectIfOpenTest)
+
+constexpr std::int64_t kSlack = 8'000'000;  // two 4 ms ticks
+
+struct Opened : Harness {
+  Opened() : Harness(BreakerOptions{}) {
+    At(absl::Seconds(100));
+    Trip();
+    until = circuit::internal::ToNanos(clock.now()) +
+            absl::ToInt64Nanoseconds(BreakerOptions{}.reset_timeout);
+  }
+  std::int64_t until = 0;
+  std::int64_t retry = -1;
+};
+
+BOOST_FIXTURE_TEST_CASE(CertainlyOpenJustBeforeTheSlack, Opened) {
+  BOOST_TEST(breaker.RejectIfOpen(until - kSlack - 1, kSlack, &retry));
+  BOOST_TEST(retry == kSlack + 1);  // from the coarse reading: never early
+}
+
+BOOST_FIXTURE_TEST_CASE(NotCertainWithinTheSlack, Opened) {
+  BOOST_TEST(!breaker.RejectIfOpen(until - kSlack, kSlack, &retry));
+  BOOST_TEST(!breaker.RejectIfOpen(until - 1, kSlack, &retry));
+  BOOST_TEST(retry == -1);  // untouched
+}
+
+BOOST_FIXTURE_TEST_CASE(ExactlyOpenUntilTheDeadline, Opened) {
+  BOOST_TEST(breaker.RejectIfOpen(until - 1, 0, &retry));
+  BOOST_TEST(retry == 1);
+  BOOST_TEST(!breaker.RejectIfOpen(until, 0, &retry));
+  BOOST_TEST(!breaker.RejectIfOpen(until + 1, 0, &retry));
+}
+
+BOOST_FIXTURE_TEST_CASE(ARejectionIsCounted, Opened) {
+  BOOST_REQUIRE(breaker.RejectIfOpen(until - 1, 0, &retry));
+  BOOST_TEST(breaker.View(clock).rejections == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(AClosedBreakerIsNotRejected) {
+  Harness h{BreakerOptions{}};
+  std::int64_t retry = -1;
+  BOOST_TEST(!h.breaker.RejectIfOpen(0, 0, &retry));
+  BOOST_TEST(!h.breaker.RejectIfOpen(0, kSlack, &retry));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The failure history is made on the first failure: a peer that only
+// succeeded has none, and a snapshot of it reads an empty window.
+BOOST_AUTO_TEST_CASE(AHealthyBreakerReadsAnEmptyWindow) {
+  Harness h{BreakerOptions{}};
+  h.Call(Outcome::kSuccess);
+  BOOST_TEST(h.breaker.View(h.clock).failures_in_window == 0);
+  h.Fail();
+  BOOST_TEST(h.breaker.View(h.clock).failures_in_window == 1);
+}
