@@ -69,8 +69,12 @@ def run(binary, repetitions, min_time):
                              stderr=subprocess.DEVNULL, text=True)
         return json.loads(out.stdout)
 
+    # Random interleaving runs the repetitions of every benchmark shuffled
+    # together, so a slow spell of a shared machine hits the floor and the
+    # rows measured against it alike instead of a few rows at random.
     data = one([f"--benchmark_repetitions={repetitions}",
                 f"--benchmark_min_time={min_time}",
+                "--benchmark_enable_random_interleaving=true",
                 "--benchmark_report_aggregates_only=false",
                 "--benchmark_filter=-BM_MemoryPerPeer"])
     for arg in ("0", "1"):

@@ -174,7 +174,7 @@ void Breaker::SetPolicy(const Policy* policy) {
   buckets_ = std::move(buckets);
   bucket_count_ = policy->rate_rules ? o.window_buckets : 0;
   policy_.store(policy, std::memory_order_release);
-  fast_.store(FastBits(policy), std::memory_order_release);
+  set_fast(FastBits(policy));
 }
 
 Decision Breaker::Admit(const Clock& clock) noexcept {
@@ -243,7 +243,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
 Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
                         std::int64_t start_ns, const Clock& clock) noexcept {
   // The policy itself is loaded only off the closed success path.
-  const std::uint8_t fast = fast_.load(std::memory_order_relaxed);
+  const std::uint8_t fast = this->fast();
   std::int64_t now = 0;
   bool have_now = false;
   bool slow = false;
@@ -272,7 +272,7 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // must be reset or a rate rule counts calls.
     if (outcome == Outcome::kIgnored) return {};
     if (outcome == Outcome::kSuccess && (fast & kRateRules) == 0 &&
-        consecutive_.load(std::memory_order_relaxed) == 0) {
+        consecutive() == 0) {
       return {};
     }
   }
@@ -293,10 +293,10 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   if (s == State::kClosed) {
     bool trip = false;
     if (outcome == Outcome::kSuccess) {
-      consecutive_.store(0, std::memory_order_relaxed);
+      set_consecutive(0);
     } else {
-      std::int32_t run = consecutive_.load(std::memory_order_relaxed) + 1;
-      consecutive_.store(run, std::memory_order_relaxed);
+      std::int32_t run = consecutive() + 1;
+      set_consecutive(run);
       const BreakerOptions& o = q.options;
       if (o.consecutive_failures > 0 && run >= o.consecutive_failures) trip = true;
       if (q.window_rule) {
@@ -443,7 +443,7 @@ Breaker::History* Breaker::HistoryLocked() noexcept {
 
 void Breaker::ClearHistoryLocked() {
   if (history_ != nullptr) history_->ring.Clear();
-  consecutive_.store(0, std::memory_order_relaxed);
+  set_consecutive(0);
   half_open_successes_ = 0;
   for (std::uint32_t i = 0; i < bucket_count_; ++i) {
     buckets_[i] = {std::numeric_limits<std::int64_t>::min(), 0, 0, 0};
@@ -606,7 +606,7 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   const Policy& p = *policy();
   v.failures_in_window =
       history_ == nullptr ? 0 : history_->ring.CountWithin(now, p.time_unit_ns);
-  v.consecutive_failures = consecutive_.load(std::memory_order_relaxed);
+  v.consecutive_failures = consecutive();
   v.successes = SuccessCounts::Read(success_id_, successes_);
   v.failures = failures_.load(std::memory_order_relaxed);
   v.ignored = ignored_.load(std::memory_order_relaxed);

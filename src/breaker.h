@@ -132,7 +132,7 @@ class Breaker : public BreakerHot {
     std::uint64_t w = word_.load(std::memory_order_acquire);
     State s = word::StateOf(w);
     if ((s != State::kClosed && s != State::kDisabled) ||
-        (fast_.load(std::memory_order_relaxed) & kTimesCalls) != 0) {
+        (fast() & kTimesCalls) != 0) {
       return false;
     }
     *generation = word::GenerationOf(w);
@@ -174,13 +174,13 @@ class Breaker : public BreakerHot {
   // late, no failure run to reset, no timing or rate rule), counts it and
   // returns true. Otherwise returns false having done nothing: call Settle().
   bool SettleClosedSuccess(std::uint64_t generation) noexcept {
-    if (fast_.load(std::memory_order_relaxed) != 0) return false;
+    if (fast() != 0) return false;
     std::uint64_t w = word_.load(std::memory_order_acquire);
     if (word::GenerationOf(w) != generation) return false;  // late
     State s = word::StateOf(w);
     if (s == State::kDisabled ||
         (s == State::kClosed &&
-         consecutive_.load(std::memory_order_relaxed) == 0)) {
+         consecutive() == 0)) {
       CountSuccess();
       return true;
     }
@@ -252,7 +252,7 @@ class Breaker : public BreakerHot {
 
   // Whether admissions need the clock to time the call.
   bool TimesCalls() const noexcept {
-    return (fast_.load(std::memory_order_relaxed) & kTimesCalls) != 0;
+    return (fast() & kTimesCalls) != 0;
   }
 
  private:

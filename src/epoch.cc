@@ -37,7 +37,11 @@ bool RegisterMembarrier() {
 }
 
 using epoch_detail::g_epoch;
-using epoch_detail::g_use_membarrier;
+using epoch_detail::kMembarrierBit;
+
+bool UsesMembarrier() {
+  return (g_epoch.load(std::memory_order_relaxed) & kMembarrierBit) != 0;
+}
 
 std::atomic<ThreadRecord*> g_records{nullptr};
 
@@ -61,7 +65,7 @@ Domain& TheDomain() {
 // The reclaimer-side half: after it, every pin stored before a reader's
 // subsequent loads is visible here.
 void ReclaimerBarrier() {
-  if (g_use_membarrier &&
+  if (UsesMembarrier() &&
       syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
     return;
   }
@@ -143,11 +147,17 @@ ThreadRecord* Epoch::Records() noexcept {
 
 namespace epoch_detail {
 
+// Starts without the membarrier bit (readers fence) until registration
+// below sets it.
 std::atomic<std::uint64_t> g_epoch{0};
 
 // Dynamic initialisation: a Pin() that runs before it (another static
 // initialiser) sees false and takes the full fence, which is always safe.
-bool g_use_membarrier = RegisterMembarrier();
+[[maybe_unused]] const bool g_membarrier_registered = [] {
+  if (!RegisterMembarrier()) return false;
+  g_epoch.fetch_or(kMembarrierBit, std::memory_order_seq_cst);
+  return true;
+}();
 
 __thread ThreadHot* tl_record __attribute__((tls_model("initial-exec"))) =
     nullptr;

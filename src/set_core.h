@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "breaker.h"
@@ -74,12 +75,14 @@ class SetCore final : public CoreHot, public StoreSink {
   // and returns true; or returns false and fills `*why`, and `*status` when
   // not null (the peer's kUnavailable, or kInvalidArgument for a bad id).
   // May throw std::bad_alloc (creating a peer).
-  bool AdmitInto(std::string_view peer, Context* ctx, Rejection* why,
-                 absl::Status* status);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitInto(std::string_view peer,
+                                              Context* ctx, Rejection* why,
+                                              absl::Status* status);
   // As AdmitInto for an entry already found and pinned (`pin`); the pin is
   // handed to the context, or released when rejected.
-  bool AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
-                      Rejection* why, absl::Status* status) noexcept;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitEntryInto(Entry* e, std::uint32_t pin,
+                                                   Context* ctx, Rejection* why,
+                                                   absl::Status* status) noexcept;
 
   // SetCore::SettleFast()
   //

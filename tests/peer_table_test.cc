@@ -290,3 +290,19 @@ BOOST_AUTO_TEST_CASE(SweepIdleKeepsOpenEntries) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// Entry::ShortEquals compares inline keys in overlapping words: at every
+// length a key fits inline, a difference in any one byte is seen, and equal
+// bytes compare equal.
+BOOST_DATA_TEST_CASE(ShortEqualsSeesEveryByte,
+                     bdata::xrange(1, int{Entry::kInlineKey} + 1), n) {
+  const std::string a(static_cast<std::size_t>(n), 'k');
+  BOOST_TEST(Entry::ShortEquals(a.data(), std::string(a).data(), a.size()));
+  for (int i = 0; i < n; ++i) {
+    std::string b = a;
+    b[static_cast<std::size_t>(i)] = 'x';
+    BOOST_TEST_CONTEXT("length " << n << ", byte " << i) {
+      BOOST_TEST(!Entry::ShortEquals(a.data(), b.data(), a.size()));
+    }
+  }
+}

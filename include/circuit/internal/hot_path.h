@@ -61,12 +61,38 @@ struct BreakerHot {
 
   BreakerHot(std::uint64_t word, std::uint32_t success_id,
              std::uint8_t fast) noexcept
-      : word_(word), success_id_(success_id), fast_(fast) {}
+      : word_(word),
+        success_id_(success_id),
+        run_fast_(static_cast<std::uint64_t>(fast) << 32) {}
+
+  // The failure run (consecutive failures while closed).
+  std::int32_t consecutive() const noexcept {
+    return static_cast<std::int32_t>(
+        run_fast_.load(std::memory_order_relaxed) & 0xFFFFFFFFu);
+  }
+  // The policy's fast bits (kTimesCalls, kRateRules).
+  std::uint8_t fast() const noexcept {
+    return static_cast<std::uint8_t>(
+        run_fast_.load(std::memory_order_relaxed) >> 32);
+  }
+  // Setters; REQUIRES: the breaker's lock (the only writers hold it).
+  void set_consecutive(std::int32_t run) noexcept {
+    std::uint64_t v = run_fast_.load(std::memory_order_relaxed);
+    run_fast_.store((v & ~std::uint64_t{0xFFFFFFFFu}) |
+                        static_cast<std::uint32_t>(run),
+                    std::memory_order_relaxed);
+  }
+  void set_fast(std::uint8_t fast) noexcept {
+    std::uint64_t v = run_fast_.load(std::memory_order_relaxed);
+    run_fast_.store((v & 0xFFFFFFFFu) | (static_cast<std::uint64_t>(fast) << 32),
+                    std::memory_order_release);
+  }
 
   std::atomic<std::uint64_t> word_;
-  std::uint32_t success_id_;                  // counters: see SuccessCounts
-  std::atomic<std::int32_t> consecutive_{0};  // the failure run
-  std::atomic<std::uint8_t> fast_{0};
+  std::uint32_t success_id_;  // counters: see SuccessCounts
+  // The failure run (low 32 bits) and the fast bits (bits 32-39): one load
+  // tells a closed-state success that it has nothing to reset or record.
+  std::atomic<std::uint64_t> run_fast_;
 };
 
 // Where an entry's breaker starts (src/peer_table.h asserts it).
@@ -115,10 +141,11 @@ struct ThreadHot {
 };
 
 namespace epoch_detail {
+// The epoch (its parity is what a pin records) and, in bit 63, whether
+// membarrier(2) is registered: readers then need only a compiler barrier
+// (see src/epoch.h). One word, so that a pin reads both with one load.
 extern std::atomic<std::uint64_t> g_epoch;
-// True once membarrier(2) is registered: readers then need only a compiler
-// barrier (see src/epoch.h).
-extern bool g_use_membarrier;
+inline constexpr std::uint64_t kMembarrierBit = std::uint64_t{1} << 63;
 // initial-exec: one %fs-relative load, no __tls_get_addr call.
 extern __thread ThreadHot* tl_record __attribute__((tls_model("initial-exec")));
 ThreadHot* RegisterThread() noexcept;
@@ -141,8 +168,9 @@ inline ThreadHot* ThisThread() noexcept {
 // Pins the current epoch for the calling thread, whose record is `r`
 // (src/epoch.h); returns the token EpochUnpin takes.
 inline std::uint32_t EpochPin(ThreadHot* r) noexcept {
-  auto parity = static_cast<std::uint32_t>(
-      epoch_detail::g_epoch.load(std::memory_order_acquire) & 1);
+  const std::uint64_t epoch =
+      epoch_detail::g_epoch.load(std::memory_order_acquire);
+  auto parity = static_cast<std::uint32_t>(epoch & 1);
 #if defined(CIRCUIT_EPOCH_TSAN)
   r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
 #else
@@ -150,7 +178,7 @@ inline std::uint32_t EpochPin(ThreadHot* r) noexcept {
   r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
   // The reader-side half of the pin/unlink handshake.
-  if (epoch_detail::g_use_membarrier) {
+  if ((epoch & epoch_detail::kMembarrierBit) != 0) {
     std::atomic_signal_fence(std::memory_order_seq_cst);
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -217,8 +245,7 @@ inline bool AdmitsPlainly(const CoreHot* core, Entry* e,
   std::uint64_t w = b.word_.load(std::memory_order_acquire);
   State s = word::StateOf(w);
   if ((s != State::kClosed && s != State::kDisabled) ||
-      (b.fast_.load(std::memory_order_relaxed) & BreakerHot::kTimesCalls) !=
-          0 ||
+      (b.fast() & BreakerHot::kTimesCalls) != 0 ||
       core->general.load(std::memory_order_relaxed) != 0) {
     return false;
   }
@@ -234,7 +261,8 @@ inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core, Entry* e,
                                std::uint64_t generation,
                                std::uint32_t pin) noexcept {
   BreakerHot& b = BreakerOf(e);
-  if (b.fast_.load(std::memory_order_relaxed) != 0 ||
+  // No failure run to reset, no timing or rate rule, no listener.
+  if (b.run_fast_.load(std::memory_order_relaxed) != 0 ||
       (core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
           0) {
     return false;
@@ -242,11 +270,7 @@ inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core, Entry* e,
   std::uint64_t w = b.word_.load(std::memory_order_acquire);
   if (word::GenerationOf(w) != generation) return false;  // late
   State s = word::StateOf(w);
-  if (s != State::kDisabled &&
-      (s != State::kClosed ||
-       b.consecutive_.load(std::memory_order_relaxed) != 0)) {
-    return false;
-  }
+  if (s != State::kClosed && s != State::kDisabled) return false;
   CountSuccess(r, &b);
   EpochUnpin(r, pin);
   return true;
