@@ -8,6 +8,12 @@
 #include <cstddef>
 #include <limits>
 #include <new>
+#include <string_view>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 
 namespace circuit::internal {
 namespace {
@@ -150,7 +156,23 @@ Breaker::~Breaker() {
   static_assert(sizeof(BreakerHot) <= kHotBytes,
                 "the hot fields must stay first (see Entry)");
   SuccessCounts::ReleaseId(success_id_);
-  delete rejection_status_.load(std::memory_order_acquire);
+  if (has_rejection_status_.load(std::memory_order_acquire)) {
+    std::launder(reinterpret_cast<absl::Status*>(rejection_status_))->~Status();
+  }
+}
+
+const absl::Status& Breaker::RejectionStatus(std::string_view key) {
+  auto* stored = std::launder(reinterpret_cast<absl::Status*>(rejection_status_));
+  if (has_rejection_status_.load(std::memory_order_acquire)) return *stored;
+  absl::Status fresh = absl::UnavailableError(absl::StrCat(
+      "circuit open for peer '", absl::string_view(key.data(), key.size()),
+      "'"));
+  SpinLockGuard lock(&mu_);
+  if (!has_rejection_status_.load(std::memory_order_relaxed)) {
+    new (rejection_status_) absl::Status(std::move(fresh));
+    has_rejection_status_.store(true, std::memory_order_release);
+  }
+  return *stored;
 }
 
 void CountSuccessSlow(BreakerHot* b) noexcept {

@@ -23,7 +23,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "circuit/clock.h"
 #include "circuit/options.h"
@@ -219,14 +221,14 @@ class Breaker : public BreakerHot {
     internal::CountSuccess(ThisThread(), this);
   }
 
-  // Breaker::rejection_status()
+  // Breaker::RejectionStatus()
   //
-  // A slot for the owner's cached rejection status (built on the first
-  // rejection; deleted with the breaker). Kept next to the open deadline
-  // and the rejection counter, so that a rejection reads one more line.
-  std::atomic<absl::Status*>& rejection_status() noexcept {
-    return rejection_status_;
-  }
+  // The status a rejection of peer `key` returns, built on first use and
+  // then shared (a copy costs a reference count, not an allocation). Kept
+  // in the breaker, next to the open deadline and the rejection counter,
+  // so that a rejection reads no further line of it. May throw
+  // std::bad_alloc (the first time).
+  const absl::Status& RejectionStatus(std::string_view key);
 
   // Counts a rejection.
   void CountRejection() noexcept {
@@ -341,11 +343,14 @@ class Breaker : public BreakerHot {
   std::atomic<const Policy*> policy_;
   std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
   std::atomic<std::uint64_t> rejections_{0};
-  std::atomic<absl::Status*> rejection_status_{nullptr};
+  // The rejection status, once `has_rejection_status_` (set once, under
+  // mu_, and read with acquire).
+  alignas(absl::Status) unsigned char rejection_status_[sizeof(absl::Status)];
   std::atomic<std::uint64_t> successes_{0};  // spill (counters.h)
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> ignored_{0};
-  std::atomic<std::uint32_t> trips_{0};
+  // Read with the status: kept on the same line.
+  std::atomic<bool> has_rejection_status_{false};
 
   // ---- Protected by mu_.
   mutable SpinLock mu_;
@@ -357,6 +362,7 @@ class Breaker : public BreakerHot {
   std::unique_ptr<History> history_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
   std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<std::uint32_t> trips_{0};
 };
 
 // Time as int64 nanoseconds, the breaker's unit.

@@ -164,18 +164,7 @@ void Entry::Destroy(void* entry) noexcept {
 }
 
 const absl::Status& Entry::RejectionStatus() {
-  std::atomic<absl::Status*>& rejection = breaker.rejection_status();
-  absl::Status* s = rejection.load(std::memory_order_acquire);
-  if (s != nullptr) return *s;
-  std::string_view k = key();
-  auto* fresh = new absl::Status(absl::UnavailableError(
-      absl::StrCat("circuit open for peer '", absl::string_view(k.data(), k.size()),
-                   "'")));
-  if (rejection.compare_exchange_strong(s, fresh, std::memory_order_acq_rel)) {
-    return *fresh;
-  }
-  delete fresh;  // another thread built it first
-  return *s;
+  return breaker.RejectionStatus(key());
 }
 
 // ---------------------------------------------------------------------------
