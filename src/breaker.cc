@@ -147,7 +147,7 @@ int Breaker::FailureRing::CountWithin(std::int64_t now,
 // Breaker
 
 Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
-    : BreakerHot(word::Make(State::kClosed, 0, 0), SuccessCounts::AcquireId(),
+    : BreakerHot(word::Make(State::kClosed, 0, 0), ThreadCounts::AcquireId(),
                  FastBits(policy)),
       policy_(policy),
       peer_hash_(peer_hash) {}
@@ -155,7 +155,7 @@ Breaker::Breaker(const Policy* policy, std::uint64_t peer_hash) noexcept
 Breaker::~Breaker() {
   static_assert(sizeof(BreakerHot) <= kHotBytes,
                 "the hot fields must stay first (see Entry)");
-  SuccessCounts::ReleaseId(success_id_);
+  ThreadCounts::ReleaseId(count_id_);
   if (has_rejection_status_.load(std::memory_order_acquire)) {
     std::launder(reinterpret_cast<absl::Status*>(rejection_status_))->~Status();
   }
@@ -176,7 +176,8 @@ const absl::Status& Breaker::RejectionStatus(std::string_view key) {
 }
 
 void CountSuccessSlow(BreakerHot* b) noexcept {
-  SuccessCounts::IncrementSlow(Epoch::Record(), b->success_id_,
+  ThreadCounts::IncrementSlow(Epoch::Record(), ThreadCounts::kSuccesses,
+                              b->count_id_,
                                &static_cast<Breaker*>(b)->successes_);
 }
 
@@ -210,7 +211,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       return d;
     }
     if (s == State::kForcedOpen) {
-      rejections_.fetch_add(1, std::memory_order_relaxed);
+      CountRejection();
       Decision d;
       d.retry_after_ns = kMaxNs;
       return d;
@@ -219,7 +220,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       std::int64_t now = ToNanos(clock.now());
       std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
       if (now < until) {
-        rejections_.fetch_add(1, std::memory_order_relaxed);
+        CountRejection();
         Decision d;
         d.retry_after_ns = SatSub(until, now);
         return d;
@@ -247,7 +248,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
     auto max_probes =
         static_cast<std::uint32_t>(policy()->options.half_open_max_calls);
     if (word::ProbesOf(w) >= max_probes) {
-      rejections_.fetch_add(1, std::memory_order_relaxed);
+      CountRejection();
       return Decision{};
     }
     if (word_.compare_exchange_weak(w, w + (1ull << word::kProbeShift),
@@ -629,10 +630,11 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   v.failures_in_window =
       history_ == nullptr ? 0 : history_->ring.CountWithin(now, p.time_unit_ns);
   v.consecutive_failures = consecutive();
-  v.successes = SuccessCounts::Read(success_id_, successes_);
+  v.successes = ThreadCounts::Read(ThreadCounts::kSuccesses, count_id_, successes_);
   v.failures = failures_.load(std::memory_order_relaxed);
   v.ignored = ignored_.load(std::memory_order_relaxed);
-  v.rejections = rejections_.load(std::memory_order_relaxed);
+  v.rejections =
+      ThreadCounts::Read(ThreadCounts::kRejections, count_id_, rejections_);
   v.trips = trips_.load(std::memory_order_relaxed);
   v.trips_in_a_row = streak_;
   v.probes_in_flight = static_cast<int>(word::ProbesOf(w));

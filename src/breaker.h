@@ -232,7 +232,7 @@ class Breaker : public BreakerHot {
 
   // Counts a rejection.
   void CountRejection() noexcept {
-    rejections_.fetch_add(1, std::memory_order_relaxed);
+    ThreadCounts::CountRejection(count_id_, &rejections_);
   }
 
   // Breaker::EffectiveState()
@@ -342,7 +342,7 @@ class Breaker : public BreakerHot {
   // snapshots without the lock.
   std::atomic<const Policy*> policy_;
   std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
-  std::atomic<std::uint64_t> rejections_{0};
+  std::atomic<std::uint64_t> rejections_{0};  // spill (counters.h)
   // The rejection status, once `has_rejection_status_` (set once, under
   // mu_, and read with acquire).
   alignas(absl::Status) unsigned char rejection_status_[sizeof(absl::Status)];

@@ -44,9 +44,20 @@ CountArray* NewArray(std::uint32_t size) noexcept {
   return a;
 }
 
+// The owner's copies of one tally's array in its record.
+struct OwnerView {
+  std::atomic<std::uint64_t>** data;
+  std::uint32_t* size;
+};
+
+OwnerView ViewOf(ThreadRecord* r, ThreadCounts::Tally tally) {
+  if (tally == ThreadCounts::kSuccesses) return {&r->counts_data, &r->counts_size};
+  return {&r->rejects_data, &r->rejects_size};
+}
+
 }  // namespace
 
-std::uint32_t SuccessCounts::AcquireId() noexcept {
+std::uint32_t ThreadCounts::AcquireId() noexcept {
   IdPool& ids = Ids();
   MutexLock lock(&ids.mu);
   if (!ids.free.empty()) {
@@ -58,13 +69,15 @@ std::uint32_t SuccessCounts::AcquireId() noexcept {
   return ids.next++;
 }
 
-void SuccessCounts::ReleaseId(std::uint32_t id) noexcept {
+void ThreadCounts::ReleaseId(std::uint32_t id) noexcept {
   if (id == kNoId) return;
   for (ThreadRecord* r = Epoch::Records(); r != nullptr; r = r->next) {
     SpinLockGuard lock(&r->counts_mu);
-    CountArray* a = r->counts.load(std::memory_order_relaxed);
-    if (a != nullptr && id < a->size) {
-      a->n[id].store(0, std::memory_order_relaxed);
+    for (std::atomic<CountArray*>& array : r->arrays) {
+      CountArray* a = array.load(std::memory_order_relaxed);
+      if (a != nullptr && id < a->size) {
+        a->n[id].store(0, std::memory_order_relaxed);
+      }
     }
   }
   IdPool& ids = Ids();
@@ -76,13 +89,13 @@ void SuccessCounts::ReleaseId(std::uint32_t id) noexcept {
   }
 }
 
-std::uint64_t SuccessCounts::Read(std::uint32_t id,
-                                  const Counter& spill) noexcept {
+std::uint64_t ThreadCounts::Read(Tally tally, std::uint32_t id,
+                                 const Counter& spill) noexcept {
   std::uint64_t total = spill.load(std::memory_order_acquire);
   if (id == kNoId) return total;
   for (ThreadRecord* r = Epoch::Records(); r != nullptr; r = r->next) {
     SpinLockGuard lock(&r->counts_mu);
-    const CountArray* a = r->counts.load(std::memory_order_relaxed);
+    const CountArray* a = r->arrays[tally].load(std::memory_order_relaxed);
     if (a != nullptr && id < a->size) {
       total += a->n[id].load(std::memory_order_relaxed);
     }
@@ -90,11 +103,12 @@ std::uint64_t SuccessCounts::Read(std::uint32_t id,
   return total;
 }
 
-void SuccessCounts::IncrementSlow(ThreadRecord* r, std::uint32_t id,
-                                  Counter* spill) noexcept {
+void ThreadCounts::IncrementSlow(ThreadRecord* r, Tally tally,
+                                 std::uint32_t id, Counter* spill) noexcept {
+  OwnerView view = ViewOf(r, tally);
   CountArray* grown = nullptr;
   if (id < kMaxSize) {
-    std::uint32_t size = std::max({kMinSize, id + 1, r->counts_size * 2});
+    std::uint32_t size = std::max({kMinSize, id + 1, *view.size * 2});
     grown = NewArray(std::min(size, kMaxSize));
   }
   if (grown == nullptr) {
@@ -106,16 +120,16 @@ void SuccessCounts::IncrementSlow(ThreadRecord* r, std::uint32_t id,
     // Readers and ReleaseId hold the lock while they use the array, so the
     // old one can be freed as soon as it is replaced.
     SpinLockGuard lock(&r->counts_mu);
-    old = r->counts.load(std::memory_order_relaxed);
+    old = r->arrays[tally].load(std::memory_order_relaxed);
     if (old != nullptr) {
       for (std::uint32_t i = 0; i < old->size; ++i) {
         grown->n[i].store(old->n[i].load(std::memory_order_relaxed),
                           std::memory_order_relaxed);
       }
     }
-    r->counts.store(grown, std::memory_order_release);
-    r->counts_data = grown->n;
-    r->counts_size = grown->size;
+    r->arrays[tally].store(grown, std::memory_order_release);
+    *view.data = grown->n;
+    *view.size = grown->size;
   }
   ::operator delete(old);
   grown->n[id].store(grown->n[id].load(std::memory_order_relaxed) + 1,

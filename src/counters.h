@@ -1,15 +1,16 @@
 // Copyright 2026 The circuit Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// Per-thread success counters.
+// Per-thread counters of successes and rejections.
 //
-// A closed breaker's success counter is the one write on its hot path. An
+// A closed breaker's success counter is the one write on its hot path, and
+// an open breaker's rejection counter the one write of a rejection. An
 // atomic add there would be a locked instruction on every call: a full
 // barrier that stalls the next call's loads, and, with two threads on one
 // hot peer, a cache line (the one holding the peer's state word) bouncing
 // between their cores. So each breaker has a small counter id, and each
-// thread counts into an array of its own indexed by id: a plain load and
-// store on memory no other thread writes.
+// thread counts into arrays of its own indexed by id (one per tally): a
+// plain load and store on memory no other thread writes.
 //
 // Reading a count sums every thread's array: exact once the counting
 // threads are quiescent (joined, or synchronised with the reader), merely
@@ -18,7 +19,7 @@
 // count goes to the breaker's own atomic `spill` counter instead, so no
 // count is ever lost.
 //
-// Ids are reused: releasing one zeroes it in every thread's array first,
+// Ids are reused: releasing one zeroes it in every thread's arrays first,
 // which is safe because the breaker is gone (epoch.h) and nothing can count
 // into the id until a new breaker is given it.
 
@@ -32,37 +33,53 @@
 
 namespace circuit::internal {
 
-class SuccessCounts {
+class ThreadCounts {
  public:
   using Counter = std::atomic<std::uint64_t>;
+
+  enum Tally { kSuccesses = 0, kRejections = 1 };
 
   // The id of a breaker that could not get one: it counts into its spill.
   static constexpr std::uint32_t kNoId = UINT32_MAX;
 
-  // SuccessCounts::AcquireId()
+  // ThreadCounts::AcquireId()
   //
   // A free id (its counts are zero), or kNoId when memory is short.
   static std::uint32_t AcquireId() noexcept;
 
-  // SuccessCounts::ReleaseId()
+  // ThreadCounts::ReleaseId()
   //
-  // Zeroes `id` in every thread's array and frees it for reuse.
+  // Zeroes `id` in every thread's arrays and frees it for reuse.
   // REQUIRES: no thread counts into `id` concurrently or later.
   static void ReleaseId(std::uint32_t id) noexcept;
 
-  // Counting is inline: CountSuccess() in circuit/internal/hot_path.h.
-
-  // SuccessCounts::Read()
+  // ThreadCounts::CountRejection()
   //
-  // `spill` plus what every thread counted for `id`.
-  static std::uint64_t Read(std::uint32_t id, const Counter& spill) noexcept;
+  // Adds one to the rejections of `id` (or to `*spill`). Successes are
+  // counted inline: CountSuccess() in circuit/internal/hot_path.h.
+  static void CountRejection(std::uint32_t id, Counter* spill) noexcept {
+    ThreadRecord* r = Epoch::Record();
+    if (id < r->rejects_size) [[likely]] {
+      Counter& c = r->rejects_data[id];
+      c.store(c.load(std::memory_order_relaxed) + 1,
+              std::memory_order_relaxed);
+      return;
+    }
+    IncrementSlow(r, kRejections, id, spill);
+  }
+
+  // ThreadCounts::Read()
+  //
+  // `spill` plus what every thread counted of `tally` for `id`.
+  static std::uint64_t Read(Tally tally, std::uint32_t id,
+                            const Counter& spill) noexcept;
 
  private:
   friend void CountSuccessSlow(BreakerHot* b) noexcept;
 
-  // Grows the calling thread's array to hold `id` and counts into it, or
-  // counts into `*spill`.
-  static void IncrementSlow(ThreadRecord* r, std::uint32_t id,
+  // Grows the calling thread's `tally` array to hold `id` and counts into
+  // it, or counts into `*spill`.
+  static void IncrementSlow(ThreadRecord* r, Tally tally, std::uint32_t id,
                             Counter* spill) noexcept;
 };
 

@@ -32,7 +32,7 @@
 
 namespace circuit::internal {
 
-// The successes one thread counted, indexed by counter id (counters.h).
+// What one thread counted of one tally, indexed by counter id (counters.h).
 struct CountArray {
   std::uint32_t size;
   std::atomic<std::uint64_t> n[1];  // `size` of them (allocated past the end)
@@ -47,10 +47,15 @@ struct alignas(64) ThreadRecord : ThreadHot {
   std::atomic<bool> in_use{false};
   ThreadRecord* next = nullptr;  // immutable once published
 
-  // This thread's success counts, for readers: they and ReleaseId go
-  // through `counts` under `counts_mu`, which the owner also takes to
-  // replace the array (counters.h).
-  std::atomic<CountArray*> counts{nullptr};
+  // The owner's view of its rejection counts (as counts_data/counts_size
+  // are of its successes).
+  std::atomic<std::uint64_t>* rejects_data = nullptr;  // owner only
+  std::uint32_t rejects_size = 0;                      // owner only
+
+  // This thread's counts per tally (successes, rejections), for readers:
+  // they and ReleaseId go through `arrays` under `counts_mu`, which the
+  // owner also takes to replace an array (counters.h).
+  std::atomic<CountArray*> arrays[2] = {nullptr, nullptr};
   SpinLock counts_mu;
 };
 

@@ -496,7 +496,14 @@ BOOST_AUTO_TEST_CASE(TenMillionDistinctPeersStayBounded,
   BOOST_TEST(set.state("sick") == State::kOpen);
   BOOST_TEST(most_pending < 10000u);  // retired entries are reclaimed as we go
   if (rss_before != 0) {
-    BOOST_TEST(rss_after < rss_before + (64u << 20));  // far below 10 M peers' worth
+    // Far below 10 M peers' worth. Under AddressSanitizer freed memory
+    // (the failure histories of evicted peers) first waits in its
+    // quarantine, 256 MiB by default.
+    std::size_t allowed = std::size_t{64} << 20;
+#if defined(__SANITIZE_ADDRESS__)
+    allowed += std::size_t{256} << 20;
+#endif
+    BOOST_TEST(rss_after < rss_before + allowed);
   }
   ExpectHealthy(set);
 }

@@ -178,6 +178,27 @@ BOOST_AUTO_TEST_CASE(SuccessesFromManyThreadsAddUpExactly) {
   BOOST_TEST(Successes("hot") == std::uint64_t{kThreads} * kCalls);
 }
 
+BOOST_AUTO_TEST_CASE(RejectionsFromManyThreadsAddUpExactly) {
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 20000;
+  set.open("down");
+  PeerHandle h = set.handle("down");
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        bool admitted = (i + t) % 2 == 0 ? h.try_context().ok()
+                                         : set.try_context("down").ok();
+        BOOST_REQUIRE(!admitted);
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  BOOST_TEST(set.snapshot("down")->rejections ==
+             std::uint64_t{kThreads} * kCalls);
+}
+
 BOOST_AUTO_TEST_CASE(CountsSurviveTheGrowthOfAThreadsArray) {
   // More peers than a thread's first array holds (4096), each counted once
   // on this thread, the first before the array grows past it.
@@ -196,13 +217,18 @@ BOOST_AUTO_TEST_CASE(AReusedCounterStartsAtZero) {
   {
     CircuitBreakerSet first;
     for (int i = 0; i < 7; ++i) first.context("a").succeed();
+    first.open("a");
+    for (int i = 0; i < 5; ++i) BOOST_TEST(!first.try_context("a").ok());
   }  // its breakers are freed, and their counter ids with them
   circuit::internal::Epoch::Barrier();
 
   CircuitBreakerSet second;
   second.context("b").succeed();
+  second.open("b");
+  BOOST_TEST(!second.try_context("b").ok());
 
   BOOST_TEST(second.snapshot("b")->successes == 1u);
+  BOOST_TEST(second.snapshot("b")->rejections == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(CountsOfAThreadThatExitedAreKept) {

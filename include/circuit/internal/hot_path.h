@@ -59,10 +59,10 @@ struct BreakerHot {
   static constexpr std::uint8_t kTimesCalls = 1;  // slow-call rule on
   static constexpr std::uint8_t kRateRules = 2;   // failure/slow-call rate
 
-  BreakerHot(std::uint64_t word, std::uint32_t success_id,
+  BreakerHot(std::uint64_t word, std::uint32_t count_id,
              std::uint8_t fast) noexcept
       : word_(word),
-        success_id_(success_id),
+        count_id_(count_id),
         run_fast_(static_cast<std::uint64_t>(fast) << 32) {}
 
   // The failure run (consecutive failures while closed).
@@ -89,7 +89,7 @@ struct BreakerHot {
   }
 
   std::atomic<std::uint64_t> word_;
-  std::uint32_t success_id_;  // counters: see SuccessCounts
+  std::uint32_t count_id_;  // counter id: see src/counters.h
   // The failure run (low 32 bits) and the fast bits (bits 32-39): one load
   // tells a closed-state success that it has nothing to reset or record.
   std::atomic<std::uint64_t> run_fast_;
@@ -133,7 +133,7 @@ struct ThreadHot {
   std::atomic<std::uint64_t> pins[2] = {0, 0};
   std::atomic<std::uint64_t> unpins[2] = {0, 0};
   // The owner's view of its success counts, indexed by a breaker's
-  // success_id_ (written only by the owner).
+  // count_id_ (written only by the owner).
   std::atomic<std::uint64_t>* counts_data = nullptr;
   std::uint32_t counts_size = 0;
   // The owner's exception globals (see UncaughtExceptions).
@@ -225,7 +225,7 @@ inline void EpochUnpin(std::uint32_t token) noexcept {
 void CountSuccessSlow(BreakerHot* b) noexcept;
 
 inline void CountSuccess(ThreadHot* r, BreakerHot* b) noexcept {
-  std::uint32_t id = b->success_id_;
+  std::uint32_t id = b->count_id_;
   if (id < r->counts_size) [[likely]] {
     std::atomic<std::uint64_t>& c = r->counts_data[id];
     c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
