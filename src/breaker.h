@@ -211,12 +211,13 @@ class Breaker : public BreakerHot {
 
   // Breaker::SetPolicy()
   //
-  // Switches to `policy`, resizing the failure history (keeps the newest).
+  // Switches to `policy`, resizing the failure history if there is one
+  // (keeps the newest).
   // May throw std::bad_alloc, in which case nothing changed.
   void SetPolicy(const Policy* policy);
 
-  // Counts a success, through the calling thread's counter cache: a hot
-  // peer's line is not written by its successes (counters.h).
+  // Counts a success in the calling thread's array: a hot peer's line is
+  // not written by its successes (counters.h).
   void CountSuccess() noexcept {
     internal::CountSuccess(ThisThread(), this);
   }
@@ -230,7 +231,7 @@ class Breaker : public BreakerHot {
   // std::bad_alloc (the first time).
   const absl::Status& RejectionStatus(std::string_view key);
 
-  // Counts a rejection.
+  // Counts a rejection, in the calling thread's array too.
   void CountRejection() noexcept {
     ThreadCounts::CountRejection(count_id_, &rejections_);
   }

@@ -42,10 +42,11 @@ namespace circuit::internal {
 
 // Entry
 //
-// One tracked peer, aligned to a cache line. The first line holds all that
-// a lookup and a closed-state call touch: the hash, the key (when it fits
-// inline) and the breaker's hot fields (state word, success counter,
-// failure run, fast policy bits; see Breaker).
+// One tracked peer: three cache lines, aligned. The first holds all that a
+// lookup and a closed-state call touch: the hash, the key (when it fits
+// inline) and the breaker's hot fields (state word, counter id, failure run
+// and fast policy bits; BreakerHot in circuit/internal/hot_path.h). The
+// second holds what a rejection reads (open deadline, rejection status).
 struct alignas(64) Entry {
   static constexpr std::uint32_t kInlineKey = 28;
 
