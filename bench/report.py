@@ -125,8 +125,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("binary", nargs="?", help="path to breaker_set_bench")
-    ap.add_argument("--repetitions", type=int, default=5)
-    ap.add_argument("--min-time", type=float, default=0.5)
+    ap.add_argument("--repetitions", type=int, default=10)
+    ap.add_argument("--min-time", type=float, default=0.25)
     ap.add_argument("--json", help="read a saved --benchmark_format=json run")
     ap.add_argument("--save", help="also write the raw JSON run to this file")
     args = ap.parse_args()
