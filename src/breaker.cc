@@ -161,9 +161,8 @@ Breaker::~Breaker() {
   }
 }
 
-const absl::Status& Breaker::RejectionStatus(std::string_view key) {
+const absl::Status& Breaker::BuildRejectionStatus(std::string_view key) {
   auto* stored = std::launder(reinterpret_cast<absl::Status*>(rejection_status_));
-  if (has_rejection_status_.load(std::memory_order_acquire)) return *stored;
   absl::Status fresh = absl::UnavailableError(absl::StrCat(
       "circuit open for peer '", absl::string_view(key.data(), key.size()),
       "'"));

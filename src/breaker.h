@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <string_view>
 
 #include "absl/status/status.h"
@@ -229,7 +230,12 @@ class Breaker : public BreakerHot {
   // in the breaker, next to the open deadline and the rejection counter,
   // so that a rejection reads no further line of it. May throw
   // std::bad_alloc (the first time).
-  const absl::Status& RejectionStatus(std::string_view key);
+  const absl::Status& RejectionStatus(std::string_view key) {
+    if (has_rejection_status_.load(std::memory_order_acquire)) [[likely]] {
+      return *std::launder(reinterpret_cast<absl::Status*>(rejection_status_));
+    }
+    return BuildRejectionStatus(key);
+  }
 
   // Counts a rejection, in the calling thread's array too.
   void CountRejection() noexcept {
@@ -319,6 +325,8 @@ class Breaker : public BreakerHot {
   bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
                         bool slow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // RejectionStatus() the first time.
+  const absl::Status& BuildRejectionStatus(std::string_view key);
   // The history, made if need be; null when memory is short.
   History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::int64_t OpenPeriodLocked(const Policy& p, int streak) const

@@ -163,10 +163,6 @@ void Entry::Destroy(void* entry) noexcept {
   EntryPool::Get().Free(entry);
 }
 
-const absl::Status& Entry::RejectionStatus() {
-  return breaker.RejectionStatus(key());
-}
-
 // ---------------------------------------------------------------------------
 // PeerTable
 

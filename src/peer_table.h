@@ -115,7 +115,9 @@ struct alignas(64) Entry {
   }
 
   // The status rejections of this peer return, built once.
-  const absl::Status& RejectionStatus();
+  const absl::Status& RejectionStatus() {
+    return breaker.RejectionStatus(key());
+  }
 
   // Entry::Create()
   //

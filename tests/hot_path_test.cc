@@ -137,6 +137,26 @@ BOOST_AUTO_TEST_CASE(AnOpenPeerRejectsThroughTheHandle) {
   BOOST_TEST(set.snapshot("a")->rejections == 1u);
 }
 
+BOOST_AUTO_TEST_CASE(ProbesAreSettledByTheLibrary) {
+  circuit::BreakerOptions two_probes;
+  two_probes.half_open_max_calls = 2;
+  two_probes.half_open_successes = 2;
+  set.configure("a", two_probes);
+  PeerHandle h = set.handle("a");
+  set.open("a");  // no failure run: only the generation tells a probe apart
+  clock.advance(absl::Seconds(10));  // the reset timeout
+
+  {
+    Context probe = h.context();
+    BOOST_TEST(probe.probe());
+  }  // the first of two successes needed
+  BOOST_TEST(set.state("a") == State::kHalfOpen);
+  { Context probe = h.context(); }
+
+  BOOST_TEST(set.state("a") == State::kClosed);
+  BOOST_TEST(Successes("a") == 2u);
+}
+
 BOOST_AUTO_TEST_CASE(TheSlowCallRuleTimesHandleCalls) {
   circuit::BreakerOptions timed;
   timed.slow_call_duration = absl::Seconds(1);

@@ -167,10 +167,13 @@ inline Context::Context(internal::CoreHot* core, internal::Entry* entry,
       epoch_(epoch),
       probe_(probe) {}
 
+// A probe needs no check of its own: it was admitted half-open, and every
+// transition out of half-open starts a new generation, so SettlePlainSuccess
+// never sees its generation in a closed or disabled word.
 inline bool Context::settle_plain_success(
     internal::ThreadHot* thread) noexcept {
-  if (probe_ || !internal::SettlePlainSuccess(thread, core_, entry_,
-                                              generation_, epoch_)) {
+  if (!internal::SettlePlainSuccess(thread, core_, entry_, generation_,
+                                    epoch_)) {
     return false;
   }
   entry_ = nullptr;
