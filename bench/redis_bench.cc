@@ -41,6 +41,7 @@
 #include "benchmark/benchmark.h"
 #include "circuit/circuit.h"
 #include "circuit/redis_store.h"
+#include "redis_harness.h"
 
 namespace {
 
@@ -52,90 +53,18 @@ long long NowNs() {
       .count();
 }
 
-std::optional<std::string> FindRedisServer() {
-  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
-  path += ":/usr/bin:/usr/sbin";
-  std::size_t start = 0;
-  while (start < path.size()) {
-    std::size_t end = path.find(':', start);
-    if (end == std::string::npos) end = path.size();
-    std::string cand = path.substr(start, end - start) + "/redis-server";
-    if (end > start && access(cand.c_str(), X_OK) == 0) return cand;
-    start = end + 1;
-  }
-  return std::nullopt;
+// The private server (tests/redis/redis_harness.h), started on first use
+// and stopped (by PID) at exit.
+circuit::testing::RedisServer& Server() {
+  static circuit::testing::RedisServer server;
+  return server;
 }
 
-bool Pong(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  a.sin_port = htons(static_cast<std::uint16_t>(port));
-  timeval tv{0, 200000};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  bool ok = false;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-      send(fd, "PING\r\n", 6, MSG_NOSIGNAL) == 6) {
-    char buf[16] = {};
-    ok = recv(fd, buf, sizeof buf - 1, 0) > 0 && std::strncmp(buf, "+PONG", 5) == 0;
-  }
-  close(fd);
-  return ok;
-}
-
-// The private server, started on first use and stopped at exit.
-class Server {
- public:
-  static Server& Get() {
-    static Server s;
-    return s;
-  }
-  bool ok() const { return port_ > 0; }
-  int port() const { return port_; }
-  ~Server() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-
- private:
-  Server() {
-    auto bin = FindRedisServer();
-    if (!bin) return;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    int port = ntohs(a.sin_port);
-    close(fd);
-    pid_ = fork();
-    if (pid_ == 0) {
-      int devnull = open("/dev/null", O_WRONLY);
-      dup2(devnull, 1);
-      dup2(devnull, 2);
-      std::string p = std::to_string(port);
-      execl(bin->c_str(), bin->c_str(), "--port", p.c_str(), "--bind", "127.0.0.1",
-            "--save", "", "--appendonly", "no", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    auto deadline = Steady::now() + std::chrono::seconds(5);
-    while (!Pong(port) && Steady::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    if (Pong(port)) port_ = port;
-  }
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+bool ServerOk() { return Server().pid() > 0; }
 
 std::shared_ptr<circuit::RedisStore> Connected(const std::string& prefix) {
   circuit::RedisOptions r;
-  r.port = Server::Get().port();
+  r.port = Server().port();
   r.key_prefix = prefix;
   auto store = std::make_shared<circuit::RedisStore>(r);
   auto deadline = Steady::now() + std::chrono::seconds(10);
@@ -156,7 +85,7 @@ const std::vector<std::string>& Peers() {
 
 void BM_ClosedSuccess(benchmark::State& state) {
   bool redis = state.range(0) == 1;
-  if (redis && !Server::Get().ok()) {
+  if (redis && !ServerOk()) {
     state.SkipWithError("redis-server not installed");
     return;
   }
@@ -191,7 +120,7 @@ class OpenReporter : public circuit::Listener {
 };
 
 void BM_TripPropagation(benchmark::State& state) {
-  if (!Server::Get().ok()) {
+  if (!ServerOk()) {
     state.SkipWithError("redis-server not installed");
     return;
   }
@@ -260,7 +189,7 @@ void BM_TripPropagation(benchmark::State& state) {
 BENCHMARK(BM_TripPropagation)->Iterations(1)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_CommandsPer1000Calls(benchmark::State& state) {
-  if (!Server::Get().ok()) {
+  if (!ServerOk()) {
     state.SkipWithError("redis-server not installed");
     return;
   }

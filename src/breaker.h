@@ -125,22 +125,8 @@ class Breaker : public BreakerHot {
   // Admits or rejects a call. Reads `clock` only when not closed.
   Decision Admit(const Clock& clock) noexcept;
 
-  // Breaker::AdmitClosed()
-  //
-  // The closed-state admission, inline: when the breaker is closed or
-  // disabled and the call need not be timed, sets `*generation` and returns
-  // true (one acquire load of the word). Otherwise returns false having done
-  // nothing: call Admit().
-  bool AdmitClosed(std::uint64_t* generation) const noexcept {
-    std::uint64_t w = word_.load(std::memory_order_acquire);
-    State s = word::StateOf(w);
-    if ((s != State::kClosed && s != State::kDisabled) ||
-        (fast() & kTimesCalls) != 0) {
-      return false;
-    }
-    *generation = word::GenerationOf(w);
-    return true;
-  }
+  // The closed-state admission is BreakerHot::AdmitsClosed()
+  // (circuit/internal/hot_path.h); when it fails, call Admit().
 
   // Breaker::RejectIfOpen()
   //
@@ -172,22 +158,13 @@ class Breaker : public BreakerHot {
 
   // Breaker::SettleClosedSuccess()
   //
-  // The closed-state success, inline: when a success admitted under
-  // `generation` has nothing to do but be counted (closed or disabled, not
-  // late, no failure run to reset, no timing or rate rule), counts it and
-  // returns true. Otherwise returns false having done nothing: call Settle().
+  // When a success admitted under `generation` has nothing to do but be
+  // counted (BreakerHot::IsPlainSuccess), counts it and returns true.
+  // Otherwise returns false having done nothing: call Settle().
   bool SettleClosedSuccess(std::uint64_t generation) noexcept {
-    if (fast() != 0) return false;
-    std::uint64_t w = word_.load(std::memory_order_acquire);
-    if (word::GenerationOf(w) != generation) return false;  // late
-    State s = word::StateOf(w);
-    if (s == State::kDisabled ||
-        (s == State::kClosed &&
-         consecutive() == 0)) {
-      CountSuccess();
-      return true;
-    }
-    return false;
+    if (!IsPlainSuccess(generation)) return false;
+    CountSuccess();
+    return true;
   }
 
   // Breaker::Settle()

@@ -132,8 +132,7 @@ void ThreadCounts::IncrementSlow(ThreadRecord* r, Tally tally,
     *view.size = grown->size;
   }
   ::operator delete(old);
-  grown->n[id].store(grown->n[id].load(std::memory_order_relaxed) + 1,
-                     std::memory_order_relaxed);
+  CountOwned(grown->n, grown->size, id);
 }
 
 }  // namespace circuit::internal

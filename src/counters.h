@@ -59,13 +59,9 @@ class ThreadCounts {
   // counted inline: CountSuccess() in circuit/internal/hot_path.h.
   static void CountRejection(std::uint32_t id, Counter* spill) noexcept {
     ThreadRecord* r = Epoch::Record();
-    if (id < r->rejects_size) [[likely]] {
-      Counter& c = r->rejects_data[id];
-      c.store(c.load(std::memory_order_relaxed) + 1,
-              std::memory_order_relaxed);
-      return;
+    if (!CountOwned(r->rejects_data, r->rejects_size, id)) {
+      IncrementSlow(r, kRejections, id, spill);
     }
-    IncrementSlow(r, kRejections, id, spill);
   }
 
   // ThreadCounts::Read()

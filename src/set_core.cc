@@ -70,6 +70,14 @@ std::int64_t CoarseSlackNs(const Clock* clock) {
   return 2 * static_cast<std::int64_t>(res.tv_nsec);
 }
 
+// `id`'s time in nanoseconds; for CLOCK_MONOTONIC the same value as
+// ToNanos(MonotonicClock::instance().now()), without building a Time.
+std::int64_t ReadNs(clockid_t id) noexcept {
+  timespec ts;
+  clock_gettime(id, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 }  // namespace
 
 SetCore::SetCore(SetOptions options)
@@ -236,21 +244,14 @@ Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
 }
 
 std::int64_t SetCore::NowNs() const noexcept {
-  if (clock_ == &MonotonicClock::instance()) {
-    // The same value as ToNanos(clock_->now()), without building a Time.
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-  }
+  if (clock_ == &MonotonicClock::instance()) return ReadNs(CLOCK_MONOTONIC);
   return ToNanos(clock_->now());
 }
 
 std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
   if (coarse_slack_ns_ >= 0) {
-    timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     *slack_ns = coarse_slack_ns_;
-    return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    return ReadNs(CLOCK_MONOTONIC_COARSE);
   }
   *slack_ns = 0;
   return NowNs();

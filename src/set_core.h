@@ -242,7 +242,7 @@ inline bool SetCore::AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
                                     Rejection* why,
                                     absl::Status* status) noexcept {
   std::uint64_t generation;
-  if (e->breaker.AdmitClosed(&generation)) [[likely]] {
+  if (e->breaker.AdmitsClosed(&generation)) [[likely]] {
     table_.Touch(e);
     if (events_.has_listeners()) [[unlikely]] events_.BeforeCall(e->key());
     Arm(ctx, e, generation, 0, pin, /*probe=*/false);

@@ -167,9 +167,7 @@ inline Context::Context(internal::CoreHot* core, internal::Entry* entry,
       epoch_(epoch),
       probe_(probe) {}
 
-// A probe needs no check of its own: it was admitted half-open, and every
-// transition out of half-open starts a new generation, so SettlePlainSuccess
-// never sees its generation in a closed or disabled word.
+// A probe needs no check of its own (see BreakerHot::IsPlainSuccess).
 inline bool Context::settle_plain_success(
     internal::ThreadHot* thread) noexcept {
   if (!internal::SettlePlainSuccess(thread, core_, entry_, generation_,

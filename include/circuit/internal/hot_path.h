@@ -88,6 +88,36 @@ struct BreakerHot {
                     std::memory_order_release);
   }
 
+  // BreakerHot::AdmitsClosed()
+  //
+  // The closed-state admission: when the breaker is closed or disabled and
+  // the call need not be timed, sets `*generation` and returns true (one
+  // acquire load of the word). Otherwise returns false having done nothing.
+  bool AdmitsClosed(std::uint64_t* generation) const noexcept {
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    State s = word::StateOf(w);
+    if ((s != State::kClosed && s != State::kDisabled) ||
+        (fast() & kTimesCalls) != 0) {
+      return false;
+    }
+    *generation = word::GenerationOf(w);
+    return true;
+  }
+
+  // BreakerHot::IsPlainSuccess()
+  //
+  // Whether a success admitted under `generation` has nothing to do but be
+  // counted: closed or disabled, not late, no failure run to reset, no
+  // timing or rate rule. A probe never is: it was admitted half-open, and
+  // every transition out of half-open starts a new generation.
+  bool IsPlainSuccess(std::uint64_t generation) const noexcept {
+    if (run_fast_.load(std::memory_order_relaxed) != 0) return false;
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    if (word::GenerationOf(w) != generation) return false;  // late
+    State s = word::StateOf(w);
+    return s == State::kClosed || s == State::kDisabled;
+  }
+
   std::atomic<std::uint64_t> word_;
   std::uint32_t count_id_;  // counter id: see src/counters.h
   // The failure run (low 32 bits) and the fast bits (bits 32-39): one load
@@ -224,53 +254,47 @@ inline void EpochUnpin(std::uint32_t token) noexcept {
 // array must grow; see src/counters.h).
 void CountSuccessSlow(BreakerHot* b) noexcept;
 
+// Adds one to `data[id]` when `id < size` (an owner-only array: a plain
+// load and store); false when the array must grow first.
+inline bool CountOwned(std::atomic<std::uint64_t>* data, std::uint32_t size,
+                       std::uint32_t id) noexcept {
+  if (id >= size) [[unlikely]] return false;
+  data[id].store(data[id].load(std::memory_order_relaxed) + 1,
+                 std::memory_order_relaxed);
+  return true;
+}
+
 inline void CountSuccess(ThreadHot* r, BreakerHot* b) noexcept {
-  std::uint32_t id = b->count_id_;
-  if (id < r->counts_size) [[likely]] {
-    std::atomic<std::uint64_t>& c = r->counts_data[id];
-    c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-    return;
+  if (!CountOwned(r->counts_data, r->counts_size, b->count_id_)) {
+    CountSuccessSlow(b);
   }
-  CountSuccessSlow(b);
 }
 
 // ---------------------------------------------------------------------------
 // The two halves of a closed-state call.
 
-// Whether `e` admits a call without the general path; sets `*generation`.
-// Reads the entry without pinning: the caller keeps it alive (a handle).
+// Whether `e` admits a call without the general path (plainly closed, and
+// the set neither evicts nor listens); sets `*generation`. Reads the entry
+// without pinning: the caller keeps it alive (a handle).
 inline bool AdmitsPlainly(const CoreHot* core, Entry* e,
                           std::uint64_t* generation) noexcept {
-  BreakerHot& b = BreakerOf(e);
-  std::uint64_t w = b.word_.load(std::memory_order_acquire);
-  State s = word::StateOf(w);
-  if ((s != State::kClosed && s != State::kDisabled) ||
-      (b.fast() & BreakerHot::kTimesCalls) != 0 ||
-      core->general.load(std::memory_order_relaxed) != 0) {
-    return false;
-  }
-  *generation = word::GenerationOf(w);
-  return true;
+  return core->general.load(std::memory_order_relaxed) == 0 &&
+         BreakerOf(e).AdmitsClosed(generation);
 }
 
 // Records a success admitted under `generation` and releases its pin `pin`
-// when that is all there is to do (closed or disabled, not late, no failure
-// run to reset, no timing or rate rule, no listener); otherwise returns
-// false having done nothing. `r` is the calling thread's record.
+// when that is all there is to do (BreakerHot::IsPlainSuccess, and no
+// listener); otherwise returns false having done nothing. `r` is the
+// calling thread's record.
 inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core, Entry* e,
                                std::uint64_t generation,
                                std::uint32_t pin) noexcept {
   BreakerHot& b = BreakerOf(e);
-  // No failure run to reset, no timing or rate rule, no listener.
-  if (b.run_fast_.load(std::memory_order_relaxed) != 0 ||
-      (core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
-          0) {
+  if ((core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
+          0 ||
+      !b.IsPlainSuccess(generation)) {
     return false;
   }
-  std::uint64_t w = b.word_.load(std::memory_order_acquire);
-  if (word::GenerationOf(w) != generation) return false;  // late
-  State s = word::StateOf(w);
-  if (s != State::kClosed && s != State::kDisabled) return false;
   CountSuccess(r, &b);
   EpochUnpin(r, pin);
   return true;
