@@ -4,6 +4,14 @@
 // The closed success path reads no clock (DESIGN.md section 5) unless a
 // slow-call rule needs to time the call; failures, rejections and slow-call
 // timing do read it.
+//
+// Two ways of counting: a `Clock` that counts its `now()` calls, and, for
+// the default clock (which the library reads with clock_gettime directly),
+// clock_gettime itself, interposed in this test binary and counted per
+// clock id on the calling thread while a scope asks for it.
+
+#include <dlfcn.h>
+#include <time.h>
 
 #include <atomic>
 #include <stdexcept>
@@ -37,6 +45,46 @@ class CountingClock final : public circuit::Clock {
 };
 
 constexpr std::string_view kPeer = "10.0.0.7:443";
+
+// clock_gettime calls made by this thread while a ClockGettimeCounter lives.
+struct GettimeCounts {
+  int monotonic = 0;
+  int coarse = 0;
+  int other = 0;
+};
+thread_local GettimeCounts* tl_gettime_counts = nullptr;
+
+class ClockGettimeCounter {
+ public:
+  ClockGettimeCounter() { tl_gettime_counts = &counts_; }
+  ~ClockGettimeCounter() { tl_gettime_counts = nullptr; }
+  const GettimeCounts& counts() const { return counts_; }
+
+ private:
+  GettimeCounts counts_;
+};
+
+}  // namespace
+
+// The executable's definition interposes libc's for libcircuit too (the
+// library calls it through the PLT).
+extern "C" int clock_gettime(clockid_t id, struct timespec* ts) noexcept {
+  using Fn = int (*)(clockid_t, struct timespec*);
+  static const Fn real =
+      reinterpret_cast<Fn>(dlsym(RTLD_NEXT, "clock_gettime"));
+  if (GettimeCounts* c = tl_gettime_counts) {
+    if (id == CLOCK_MONOTONIC) {
+      ++c->monotonic;
+    } else if (id == CLOCK_MONOTONIC_COARSE) {
+      ++c->coarse;
+    } else {
+      ++c->other;
+    }
+  }
+  return real(id, ts);
+}
+
+namespace {
 
 SetOptions WithClock(const circuit::Clock* clock, BreakerOptions defaults) {
   SetOptions options;
@@ -158,6 +206,54 @@ BOOST_AUTO_TEST_CASE(SlowCallRuleTimesHandleCallsToo) {
   handle.context().succeed();
 
   BOOST_TEST(clock.reads() >= 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The default clock: every read is a clock_gettime call, counted where it
+// happens.
+BOOST_AUTO_TEST_SUITE(DefaultClockReadsTest)
+
+BOOST_AUTO_TEST_CASE(TheInterposedClockGettimeSeesTheDefaultClock) {
+  ClockGettimeCounter counter;
+  (void)circuit::MonotonicClock::instance().now();
+  BOOST_TEST(counter.counts().monotonic == 1);
+}
+
+BOOST_AUTO_TEST_CASE(ClosedSuccessReadsNoClockByAnyForm) {
+  CircuitBreakerSet set;
+  set.context(kPeer).succeed();  // creates the peer
+  circuit::PeerHandle handle = set.handle(kPeer);
+  ClockGettimeCounter counter;
+
+  { Context ctx = set.context(kPeer); }
+  set.context(kPeer).succeed();
+  BOOST_TEST(set.try_context(kPeer).ok());
+  BOOST_TEST(set.call(kPeer, [] { return 1; }) == 1);
+  BOOST_TEST(set.call(kPeer, [] { return absl::OkStatus(); }).ok());
+  handle.context().succeed();
+  BOOST_TEST(handle.try_context().ok());
+
+  BOOST_TEST(counter.counts().monotonic == 0);
+  BOOST_TEST(counter.counts().coarse == 0);
+  BOOST_TEST(counter.counts().other == 0);
+}
+
+BOOST_AUTO_TEST_CASE(ARejectionFarFromTheDeadlineReadsOnlyTheCoarseClock) {
+  BreakerOptions options;
+  options.reset_timeout = absl::Seconds(60);
+  SetOptions set_options;
+  set_options.defaults = options;
+  CircuitBreakerSet set(set_options);
+  set.open(kPeer);
+  BOOST_TEST(!set.try_context(kPeer).ok());  // first rejection builds state
+  ClockGettimeCounter counter;
+
+  BOOST_TEST(!set.try_context(kPeer).ok());
+
+  BOOST_TEST(counter.counts().coarse == 1);
+  BOOST_TEST(counter.counts().monotonic == 0);
+  BOOST_TEST(counter.counts().other == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
