@@ -59,16 +59,23 @@ std::string MetricPrefix(std::string_view prefix) {
   return out;
 }
 
-std::string ValidUtf8(std::string_view s) {
+std::string PeerLabel(std::string_view peer) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    std::size_t n = Utf8Length(s, i);
+  out.reserve(peer.size());
+  for (std::size_t i = 0; i < peer.size();) {
+    std::size_t n = Utf8Length(peer, i);
     if (n == 0) {
-      out += "\xEF\xBF\xBD";
+      auto c = static_cast<unsigned char>(peer[i]);
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+      ++i;
+    } else if (peer[i] == '\\') {
+      out += "\\\\";
       ++i;
     } else {
-      out.append(s.substr(i, n));
+      out.append(peer.substr(i, n));
       i += n;
     }
   }
@@ -79,15 +86,13 @@ std::string ValidUtf8(std::string_view s) {
 
 namespace {
 
-using internal::Utf8Length;
-
-// A label value: escaped as the format requires, and valid UTF-8 (peer ids
-// are arbitrary bytes; an invalid byte becomes U+FFFD).
-std::string LabelValue(std::string_view s) {
+// A peer's label value as the text format writes it: PeerLabel(), then the
+// format's escapes for a backslash, a double quote and a newline.
+std::string LabelValue(std::string_view peer) {
+  std::string label = internal::PeerLabel(peer);
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size();) {
-    char c = s[i];
+  out.reserve(label.size() + 8);
+  for (char c : label) {
     if (c == '\\') {
       out += "\\\\";
     } else if (c == '"') {
@@ -95,17 +100,8 @@ std::string LabelValue(std::string_view s) {
     } else if (c == '\n') {
       out += "\\n";
     } else {
-      std::size_t n = Utf8Length(s, i);
-      if (n == 0) {
-        out += "\xEF\xBF\xBD";
-        ++i;
-        continue;
-      }
-      out.append(s.substr(i, n));
-      i += n;
-      continue;
+      out += c;
     }
-    ++i;
   }
   return out;
 }

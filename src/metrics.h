@@ -17,10 +17,16 @@ namespace circuit::internal {
 // leading digit gets a '_' before it, so any prefix gives valid names.
 std::string MetricPrefix(std::string_view prefix);
 
-// `s` as strict UTF-8 (as Prometheus reads it): each byte that is not part
-// of a valid sequence (including overlong forms, surrogates and code points
-// past U+10FFFF) becomes U+FFFD. Peer ids are arbitrary bytes.
-std::string ValidUtf8(std::string_view s);
+// The `peer` label value of a peer id, before the exposition format's own
+// escaping (which prometheus_text() adds, and prometheus-cpp's serializer).
+// Peer ids are arbitrary bytes; the label is valid UTF-8, readable, and
+// distinct for distinct peers: valid UTF-8 is kept, except that a backslash
+// becomes two (`\\`), and each byte that is not part of a strictly valid
+// UTF-8 sequence (as Prometheus reads it: no overlong forms, surrogates or
+// code points past U+10FFFF) becomes `\xHH` (upper-case hex). Every
+// backslash in a label starts one of these two escapes, so a label reads
+// back as exactly one peer id.
+std::string PeerLabel(std::string_view peer);
 
 }  // namespace circuit::internal
 

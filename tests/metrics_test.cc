@@ -3,13 +3,17 @@
 //
 // `prometheus_text()`, checked against the Prometheus text exposition
 // format 0.0.4 by a small parser written from the format's description:
-// HELP and TYPE lines before their samples, one block per family, label
-// values escaped (\\, \", \n) and valid UTF-8, one gauge per peer and state,
-// and counters that agree with the snapshot.
+// HELP and TYPE lines before their samples, one block per family, no series
+// twice, label values escaped (\\, \", \n) and valid UTF-8, one gauge per
+// peer and state, and counters that agree with the snapshot. Peer labels
+// are read back through the inverse of the documented mapping (`PeerOf`),
+// so every peer must keep a label of its own.
 
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
+#include <random>
 #include <set>
 #include <string>
 #include <string_view>
@@ -184,6 +188,7 @@ std::vector<std::string_view> Split(std::string_view s, char sep,
 
 Exposition Parse(std::string_view text) {
   Exposition x;
+  std::set<std::pair<std::string, std::map<std::string, std::string>>> series;
   if (!ValidUtf8(text)) x.errors.push_back("not valid UTF-8");
   if (!text.empty() && text.back() != '\n') {
     x.errors.push_back("does not end with a newline");
@@ -227,9 +232,39 @@ Exposition Parse(std::string_view text) {
     if (x.type.count(s.name) == 0) {
       x.errors.push_back("sample before its TYPE: " + s.name);
     }
+    if (!series.emplace(s.name, s.labels).second) {
+      x.errors.push_back("repeated series: " + std::string(line));
+    }
     x.samples.push_back(std::move(s));
   }
   return x;
+}
+
+// The peer id a peer label (as parsed, format escapes undone) stands for:
+// \\ is a backslash, \xHH (two upper-case hex digits) the byte 0xHH, any
+// other character itself. Empty when the label is no image of the mapping.
+std::optional<std::string> PeerOf(std::string_view label) {
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  for (std::size_t i = 0; i < label.size(); ++i) {
+    if (label[i] != '\\') {
+      out += label[i];
+    } else if (i + 1 < label.size() && label[i + 1] == '\\') {
+      out += '\\';
+      i += 1;
+    } else if (i + 3 < label.size() && label[i + 1] == 'x' &&
+               hex(label[i + 2]) >= 0 && hex(label[i + 3]) >= 0) {
+      out += static_cast<char>(hex(label[i + 2]) * 16 + hex(label[i + 3]));
+      i += 3;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return out;
 }
 
 // The value of `family`{peer=`peer`[, state=`state`]}, or -1 when absent
@@ -240,7 +275,7 @@ double ValueOf(const Exposition& x, const std::string& family,
   for (const Sample& s : x.samples) {
     if (s.name != family) continue;
     auto p = s.labels.find("peer");
-    if (p == s.labels.end() || p->second != peer) continue;
+    if (p == s.labels.end() || PeerOf(p->second) != peer) continue;
     if (!state.empty()) {
       auto st = s.labels.find("state");
       if (st == s.labels.end() || st->second != state) continue;
@@ -357,6 +392,8 @@ BOOST_AUTO_TEST_CASE(CountersGrow) {
   BOOST_TEST(ValueOf(x, "circuit_calls_total", "p") == 5);
 }
 
+// A quote and a newline are escaped as the format says; a backslash is
+// doubled by the peer mapping and then again by the format.
 BOOST_AUTO_TEST_CASE(LabelValuesAreEscaped) {
   const std::string peer = "a\\b\"c\nd";
   set.context(peer).succeed();
@@ -365,39 +402,119 @@ BOOST_AUTO_TEST_CASE(LabelValuesAreEscaped) {
   Exposition x = Parse(text);
 
   BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\\b\\\"c\\nd\""));
+  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\\\\\\b\\\"c\\nd\""));
   BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
 }
 
-BOOST_AUTO_TEST_CASE(ValidUtf8IsKept) {
-  const std::string peer = "m\xC3\xBCnchen-\xF0\x9F\x99\x82";  // münchen-🙂
-  set.context(peer).succeed();
-
-  Exposition x = Parse(set.prometheus_text());
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
-}
-
-// Peer ids are bytes; each byte that is not part of valid UTF-8 becomes
-// U+FFFD, so a scraper never sees invalid UTF-8.
-BOOST_DATA_TEST_CASE_F(
-    Fixture, InvalidUtf8IsReplaced,
-    bdata::make({std::string("x\xFF"), std::string("x\xC3("),
-                 std::string("x\xE2\x82"),          // truncated
-                 std::string("x\xC0\xAF"),          // overlong '/'
-                 std::string("x\xED\xA0\x80"),      // a surrogate
-                 std::string("x\xF4\x90\x80\x80"),  // past U+10FFFF
-                 std::string("x\xF8\x88\x80\x80\x80")}),
-    peer) {
+BOOST_DATA_TEST_CASE_F(Fixture, ValidUtf8IsKept,
+                       bdata::make({"m\xC3\xBCnchen-\xF0\x9F\x99\x82",  // münchen-🙂
+                                    "s\xC3\xA9rvice-\xC3\xBC"}),         // sérvice-ü
+                       peer) {
   set.context(peer).succeed();
 
   std::string text = set.prometheus_text();
   Exposition x = Parse(text);
 
   BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"x\xEF\xBF\xBD"));
+  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(peer) + "\""));
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+}
+
+// Peer ids are bytes; each byte that is not part of valid UTF-8 is written
+// as \xHH inside the label value (\\xHH in the text), so a scraper never
+// sees invalid UTF-8 and no two peers share a label.
+BOOST_DATA_TEST_CASE_F(
+    Fixture, InvalidBytesAreWrittenInHex,
+    bdata::make({std::string("x\xFF"), std::string("x\xC3("),
+                 std::string("x\xE2\x82"),          // truncated
+                 std::string("x\xC0\xAF"),          // overlong '/'
+                 std::string("x\xED\xA0\x80"),      // a surrogate
+                 std::string("x\xF4\x90\x80\x80"),  // past U+10FFFF
+                 std::string("x\xF8\x88\x80\x80\x80")}) ^
+        bdata::make({R"(x\\xFF)", R"(x\\xC3()", R"(x\\xE2\\x82)",
+                     R"(x\\xC0\\xAF)", R"(x\\xED\\xA0\\x80)",
+                     R"(x\\xF4\\x90\\x80\\x80)",
+                     R"(x\\xF8\\x88\\x80\\x80\\x80)"}),
+    peer, label_text) {
+  set.context(peer).succeed();
+
+  std::string text = set.prometheus_text();
+  Exposition x = Parse(text);
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label_text) + "\""));
+  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
   BOOST_TEST(x.samples.size() == 9u);
+}
+
+BOOST_AUTO_TEST_CASE(PeersDifferingOnlyInInvalidBytesKeepTheirOwnSeries) {
+  set.context("db\xff").succeed();
+  set.context("db\xfe").fail();
+
+  std::string text = set.prometheus_text();
+  Exposition x = Parse(text);
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(x.samples.size() == 18u);
+  BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\xFF"} 1)"));
+  BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\xFE"} 1)"));
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", "db\xff") == 0);
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", "db\xfe") == 1);
+}
+
+// A literal backslash followed by "xFF" must not read as the byte 0xFF.
+BOOST_AUTO_TEST_CASE(ABackslashCannotPoseAsAnInvalidByte) {
+  const std::string literal = "db\\xFF";
+  const std::string byte = "db\xFF";
+  set.context(literal).succeed();
+  set.context(byte).fail();
+
+  std::string text = set.prometheus_text();
+  Exposition x = Parse(text);
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+  BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\\\xFF"} 1)"));
+  BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\xFF"} 1)"));
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", literal) == 0);
+  BOOST_TEST(ValueOf(x, "circuit_failures_total", byte) == 1);
+}
+
+// Many random byte strings, weighted towards the characters the mapping
+// treats specially: every peer gets a label of its own, and the label reads
+// back as the peer.
+BOOST_AUTO_TEST_CASE(TheLabelMappingIsInjective) {
+  const char kSpecial[] = {'\\', 'x', 'F', 'f', '0', '"', '\n', '\xFF', '\xFE',
+                           '\xC3', '\xA9', '\xE2', '\x82', '\xAC', '\x80',
+                           '\xF0', '\x9F', '\xED', '\xA0'};
+  std::mt19937 rng(7);  // fixed: the same strings every run
+  std::set<std::string> peers;
+  while (peers.size() < 3000) {
+    std::string peer(1 + rng() % 8, '\0');
+    for (char& c : peer) {
+      c = rng() % 2 == 0 ? kSpecial[rng() % sizeof kSpecial]
+                         : static_cast<char>(rng() % 256);
+    }
+    peers.insert(peer);
+  }
+  for (const std::string& peer : peers) set.context(peer).succeed();
+
+  Exposition x = Parse(set.prometheus_text());
+
+  BOOST_TEST(x.errors.empty(), ErrorsOf(x));  // no series twice, valid UTF-8
+  std::set<std::string> labels;
+  std::set<std::string> read_back;
+  int unreadable = 0;
+  for (const Sample& s : x.samples) {
+    if (s.name != "circuit_calls_total") continue;
+    const std::string& label = s.labels.at("peer");
+    labels.insert(label);
+    std::optional<std::string> peer = PeerOf(label);
+    if (peer) read_back.insert(*peer);
+    if (!peer) ++unreadable;
+  }
+  BOOST_TEST(labels.size() == peers.size());
+  BOOST_TEST(unreadable == 0);
+  BOOST_TEST((read_back == peers));
 }
 
 BOOST_AUTO_TEST_CASE(APrefixReplacesCircuit) {

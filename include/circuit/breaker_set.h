@@ -333,6 +333,18 @@ class CircuitBreakerSet {
   // `circuit_calls_total`, `circuit_failures_total`,
   // `circuit_rejections_total`, `circuit_trips_total`. `prefix` replaces
   // "circuit" in the metric names.
+  //
+  // The `peer` label: peer ids are bytes, label values are UTF-8, and two
+  // peers must never share a series. So the label value keeps valid UTF-8
+  // as it is, except that a backslash is written `\\`, and writes each byte
+  // that is not part of strictly valid UTF-8 as `\xHH` (upper-case hex):
+  // the id "db" + byte 0xFF gives `db\xFF`, the id `db\xFF` (a literal
+  // backslash) gives `db\\xFF`, and "sérvice-ü" stays as it is. Every
+  // backslash starts one of these two escapes, so each label value stands
+  // for exactly one peer id. The text format then escapes the value once
+  // more (a backslash as `\\`, a double quote as `\"`, a newline as `\n`):
+  // the line for "db" + byte 0xFF reads `peer="db\\xFF"`.
+  // `PrometheusCollectable` uses the same label values.
   std::string prometheus_text(std::string_view prefix = "circuit") const;
 
   // ---------------------------------------------------------------------

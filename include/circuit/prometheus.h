@@ -14,8 +14,10 @@
 //   - `circuit_calls_total`, `circuit_failures_total`,
 //     `circuit_rejections_total`, `circuit_trips_total` (counters), one
 //     series per peer.
-// Label values are made valid UTF-8 (peer ids are arbitrary bytes; invalid
-// bytes become U+FFFD); prometheus-cpp escapes them.
+// Peer label values are those of `prometheus_text()` (valid UTF-8 kept, a
+// backslash written `\\`, an invalid byte `\xHH`; see breaker_set.h), so
+// distinct peers keep distinct series; prometheus-cpp escapes them for the
+// text format.
 //
 // Built only when the Meson feature option `prometheus` finds
 // prometheus-cpp-core (Debian's prometheus-cpp-dev); the core library never

@@ -81,6 +81,15 @@
 // store joins its threads, which waits at most for the I/O in flight (one
 // connect plus a few commands, each bounded by its timeout).
 //
+// Listeners. Fleet decisions reach each set's listeners on the store's
+// threads, one set after another. A listener that blocks holds up the store
+// thread it runs on (later deliveries to every set on the store and, on the
+// flusher, later flushes) and the destructor of its own set, which waits
+// for a delivery to that set in flight; nothing else waits on it: not the
+// calls to any set, nor other sets' destructors. A listener may call back
+// into its set and the store, and may build and destroy other sets on the
+// same store; it must not destroy the set it is a listener of.
+//
 // Example:
 //
 //   circuit::RedisOptions r;

@@ -31,7 +31,10 @@ namespace circuit {
 
 // StoreSink
 //
-// Implemented by the set; the store calls it from its own thread.
+// Implemented by the set; the store calls it from its own thread, holding
+// none of the locks that `attach()` and `detach()` take, so `apply_remote()`
+// (and the listeners it reaches) may call back into the set and the store,
+// including attaching and detaching other sinks.
 class StoreSink {
  public:
   virtual ~StoreSink() = default;
@@ -62,7 +65,11 @@ class StateStore {
   // StateStore::detach()
   //
   // Called by the set's destructor. After it returns the store never calls
-  // `sink` again.
+  // `sink` again. It waits for a call to `sink` in flight on another thread,
+  // and for nothing else: never for another sink's call. Called from inside
+  // `sink`'s own `apply_remote()` (on the store's thread), it returns at
+  // once and the store makes no further call; the sink object must then
+  // stay valid until that `apply_remote()` returns.
   virtual void detach(StoreSink* sink) = 0;
 
   // StateStore::record_failure()

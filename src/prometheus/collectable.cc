@@ -62,7 +62,7 @@ std::vector<prometheus::MetricFamily> PrometheusCollectable::Collect() const {
   std::vector<std::string> labels;
   labels.reserve(peers.size());
   for (const PeerSnapshot& s : peers) {
-    labels.push_back(internal::ValidUtf8(s.peer));
+    labels.push_back(internal::PeerLabel(s.peer));  // serializer escapes
     for (State st : kStates) {
       prometheus::ClientMetric m;
       m.label = {{"peer", labels.back()}, {"state", std::string(state_name(st))}};

@@ -18,10 +18,20 @@
 // readable. SIGPIPE is blocked in both threads (hiredis 0.14 writes with
 // write()); the process-wide disposition is never changed.
 //
-// Lock order: deliver_mu_ before known_mu_; mu_ is never held with either.
-// apply_remote() is called with deliver_mu_ held (so decisions reach the
-// sets in epoch order and detach() can wait out a delivery), never with
-// mu_ or known_mu_, so a listener may call back into the set and the store.
+// Locks. deliver_mu_ serialises deliveries (the flusher applies flush and
+// snapshot replies, the subscriber applies messages), so each set sees a
+// peer's decisions in epoch order; it is held while sinks are called, and
+// only Deliver() takes it. The attached sinks live in reference-counted
+// slots under sinks_mu_, which is never held while a sink is called: a
+// delivery marks a slot busy, calls its sink unlocked, and clears the mark.
+// detach() removes the slot and waits only for that sink's own call in
+// flight (never for another set's listener, never on deliver_mu_); from
+// inside that very call it returns at once. So apply_remote() runs with
+// deliver_mu_ alone held, and a listener it reaches may call back into the
+// set and the store, including attaching and detaching sets.
+//
+// Lock order: deliver_mu_, then known_mu_ or sinks_mu_ (never both); mu_ is
+// never held with any other.
 
 #include "circuit/redis_store.h"
 
@@ -39,6 +49,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <stdexcept>
@@ -56,6 +67,7 @@
 #include "absl/strings/str_split.h"
 #include "redis/scripts.h"
 #include "spdlog/spdlog.h"
+#include "sync.h"
 
 namespace circuit {
 
@@ -249,20 +261,34 @@ class RedisStore::Impl {
     std::vector<std::pair<std::string, int>> fails;
     std::vector<Report> reports;
   };
+  // One attached sink. Its fields are protected by sinks_mu_. The attached
+  // list holds a reference, and so does a delivery while it runs, so a slot
+  // detached during a delivery stays valid until that delivery is over.
+  struct SinkSlot {
+    explicit SinkSlot(StoreSink* s) : sink(s) {}
+    StoreSink* const sink;
+    bool attached = true;  // false once detach() removed it: never called again
+    bool busy = false;     // a delivery is calling `sink` now
+    int waiters = 0;       // detach() calls waiting for `busy` to clear
+  };
 
   // Flusher thread.
-  void FlusherMain();
+  void FlusherMain() ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits on cv_ until `deadline` or stop_; with `for_work`, also until a
+  // resync or an urgent report is wanted.
+  void SleepLocked(SteadyTime deadline, bool for_work)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool ConnectCommand();
   bool LoadScripts();
   void CloseCommand(std::string_view why);
   // Sends one command on the command connection; null (connection closed)
   // on any I/O or protocol error.
   Reply Command(const std::vector<std::string>& args);
-  void Flush(Batch batch);
+  void Flush(Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
   bool FlushChunk(const std::vector<std::string>& ops,
                   const absl::flat_hash_set<std::string>& asked);
-  void Resync();
-  void DropStaleLocked(SteadyTime now);
+  void Resync() ABSL_LOCKS_EXCLUDED(known_mu_);
+  void DropStaleLocked(SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::chrono::nanoseconds Backoff(int attempt);
 
   // Subscriber thread.
@@ -281,7 +307,12 @@ class RedisStore::Impl {
   // Applies decisions in order: `force` also applies one whose epoch equals
   // the known one (snapshots; refused lease requests).
   void Deliver(const std::string& inc, std::vector<Update>& updates,
-               const absl::flat_hash_set<std::string>* force, bool all_force);
+               const absl::flat_hash_set<std::string>* force, bool all_force)
+      ABSL_LOCKS_EXCLUDED(deliver_mu_, known_mu_, sinks_mu_);
+  // Calls `slot`'s sink unless it was detached; marks it busy meanwhile.
+  void CallSink(SinkSlot& slot, std::string_view peer, State state,
+                absl::Duration remaining, std::uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(deliver_mu_) ABSL_LOCKS_EXCLUDED(sinks_mu_);
   void SetCmdHealthy(bool ok);
   void NoteError() { errors_.fetch_add(1, std::memory_order_relaxed); }
   void LogWarn(const std::string& msg);
@@ -296,31 +327,38 @@ class RedisStore::Impl {
   const std::string channel_;
   const int wake_fd_;
 
-  // Protected by mu_ (with cv_).
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool urgent_ = false;
-  bool resync_wanted_ = false;
-  bool have_policy_ = false;
-  BreakerOptions policy_;
-  absl::flat_hash_map<std::string, int> fails_;
-  SteadyTime fails_since_{};
-  std::vector<Report> reports_;
-  SteadyTime last_flush_end_{};
+  // What the callers queue for the flusher, and its wake-ups (cv_).
+  internal::Mutex mu_;
+  std::condition_variable_any cv_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool urgent_ ABSL_GUARDED_BY(mu_) = false;
+  bool resync_wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool have_policy_ ABSL_GUARDED_BY(mu_) = false;
+  BreakerOptions policy_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, int> fails_ ABSL_GUARDED_BY(mu_);
+  SteadyTime fails_since_ ABSL_GUARDED_BY(mu_){};
+  std::vector<Report> reports_ ABSL_GUARDED_BY(mu_);
+  SteadyTime last_flush_end_ ABSL_GUARDED_BY(mu_){};
 
   // Owned by the flusher thread.
   ContextPtr cmd_;
   std::string flush_sha_, snapshot_sha_;
 
-  // Protected by known_mu_.
-  mutable std::mutex known_mu_;
-  std::string inc_;
-  absl::flat_hash_map<std::string, Known> known_;
+  // Serialises deliveries; held while sinks are called (file comment).
+  internal::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(known_mu_, sinks_mu_);
 
-  // Protected by deliver_mu_.
-  std::mutex deliver_mu_;
-  std::vector<StoreSink*> sinks_;
+  // The latest epoch seen per peer, under Redis's incarnation inc_.
+  mutable internal::Mutex known_mu_;
+  std::string inc_ ABSL_GUARDED_BY(known_mu_);
+  absl::flat_hash_map<std::string, Known> known_ ABSL_GUARDED_BY(known_mu_);
+
+  // The attached sinks, in attach order; never held while a sink is called.
+  // sinks_cv_ wakes a detach() waiting for a busy slot.
+  internal::Mutex sinks_mu_;
+  std::condition_variable_any sinks_cv_;
+  std::vector<std::shared_ptr<SinkSlot>> sinks_ ABSL_GUARDED_BY(sinks_mu_);
+  // The thread inside a sink call, if any (at most one: deliver_mu_).
+  std::thread::id calling_thread_ ABSL_GUARDED_BY(sinks_mu_);
 
   // Has its own synchronization.
   std::atomic<bool> stopping_{false};
@@ -364,7 +402,7 @@ RedisStore::Impl::Impl(RedisOptions options)
     subscriber_ = std::thread([this] { SubscriberMain(); });
   } catch (...) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(&mu_);
       stop_ = true;
     }
     cv_.notify_all();
@@ -377,7 +415,7 @@ RedisStore::Impl::Impl(RedisOptions options)
 RedisStore::Impl::~Impl() {
   stopping_.store(true, std::memory_order_release);
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     stop_ = true;
   }
   cv_.notify_all();
@@ -426,12 +464,13 @@ RedisStats RedisStore::Impl::Stats() const {
 // The callers' side: never blocks on I/O.
 
 void RedisStore::Impl::Attach(StoreSink* sink, const BreakerOptions& defaults) {
+  auto slot = std::make_shared<SinkSlot>(sink);
   {
-    std::lock_guard<std::mutex> lock(deliver_mu_);
-    sinks_.push_back(sink);
+    internal::MutexLock lock(&sinks_mu_);
+    sinks_.push_back(std::move(slot));
   }
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     if (!have_policy_) {
       policy_ = defaults;
       have_policy_ = true;
@@ -442,14 +481,25 @@ void RedisStore::Impl::Attach(StoreSink* sink, const BreakerOptions& defaults) {
 }
 
 void RedisStore::Impl::Detach(StoreSink* sink) {
-  std::lock_guard<std::mutex> lock(deliver_mu_);
-  sinks_.erase(std::remove(sinks_.begin(), sinks_.end(), sink), sinks_.end());
+  internal::MutexLock lock(&sinks_mu_);
+  auto it = std::find_if(sinks_.begin(), sinks_.end(),
+                         [sink](const auto& slot) { return slot->sink == sink; });
+  if (it == sinks_.end()) return;
+  std::shared_ptr<SinkSlot> slot = std::move(*it);
+  sinks_.erase(it);
+  slot->attached = false;
+  // Called from inside the sink's own delivery: waiting would wait for this
+  // very thread. The delivery does not touch the sink once its call returns.
+  if (slot->busy && calling_thread_ == std::this_thread::get_id()) return;
+  ++slot->waiters;
+  while (slot->busy) sinks_cv_.wait(sinks_mu_);
+  --slot->waiters;
 }
 
 void RedisStore::Impl::RecordFailure(std::string_view peer) {
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     auto it = fails_.find(absl::string_view(peer.data(), peer.size()));
     if (it != fails_.end()) {
       if (it->second < std::numeric_limits<int>::max()) ++it->second;
@@ -488,7 +538,7 @@ void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
                   : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
   r.known_ep = -1;
   {
-    std::lock_guard<std::mutex> lock(known_mu_);
+    internal::MutexLock lock(&known_mu_);
     r.known_inc = inc_;
     auto it = known_.find(absl::string_view(peer.data(), peer.size()));
     if (it != known_.end()) r.known_ep = static_cast<std::int64_t>(it->second.ep);
@@ -496,7 +546,7 @@ void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
   r.queued = SteadyClock::now();
   bool wake = false;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     if (reports_.size() >= 4096) {
       dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
@@ -624,21 +674,27 @@ void RedisStore::Impl::DropStaleLocked(SteadyTime now) {
   reports_.erase(it, reports_.end());
 }
 
+void RedisStore::Impl::SleepLocked(SteadyTime deadline, bool for_work) {
+  while (!stop_ && !(for_work && (resync_wanted_ || urgent_))) {
+    if (cv_.wait_until(mu_, deadline) == std::cv_status::timeout) return;
+  }
+}
+
 void RedisStore::Impl::FlusherMain() {
   BlockSigpipe();
   int attempt = 0;
   SteadyTime next_resync = SteadyClock::now();
-  std::unique_lock<std::mutex> lock(mu_);
+  mu_.lock();
   while (!stop_) {
     if (cmd_ == nullptr) {
-      lock.unlock();
+      mu_.unlock();
       bool ok = ConnectCommand();
       if (!ok) cmd_.reset();
-      lock.lock();
+      mu_.lock();
       if (stop_) break;
       if (!ok) {
         DropStaleLocked(SteadyClock::now());
-        cv_.wait_for(lock, Backoff(attempt), [&] { return stop_; });
+        SleepLocked(SteadyClock::now() + Backoff(attempt), false);
         ++attempt;
         continue;
       }
@@ -653,14 +709,12 @@ void RedisStore::Impl::FlusherMain() {
     // resync, or the periodic flush.
     auto gap = ToChrono(opts_.expedite_delay);
     auto periodic = last_flush_end_ + ToChrono(opts_.flush_interval);
-    cv_.wait_until(lock, std::min(periodic, next_resync), [&] {
-      return stop_ || resync_wanted_ || urgent_;
-    });
+    SleepLocked(std::min(periodic, next_resync), true);
     if (stop_) break;
     if (urgent_ && !resync_wanted_) {
       auto earliest = last_flush_end_ + gap;
       if (SteadyClock::now() < earliest) {
-        cv_.wait_until(lock, earliest, [&] { return stop_; });
+        SleepLocked(earliest, false);
         if (stop_) break;
       }
     }
@@ -675,18 +729,18 @@ void RedisStore::Impl::FlusherMain() {
       fails_.clear();
       batch.reports.swap(reports_);
     }
-    lock.unlock();
+    mu_.unlock();
     if (resync) {
       Resync();
       next_resync = SteadyClock::now() + ToChrono(opts_.resync_interval);
     }
     if (!batch.fails.empty() || !batch.reports.empty()) Flush(std::move(batch));
-    lock.lock();
+    mu_.lock();
     last_flush_end_ = SteadyClock::now();
     // Reports taken for a batch that failed are gone (counts may be lost,
     // never doubled); reports that arrived meanwhile wait for the next turn.
   }
-  lock.unlock();
+  mu_.unlock();
   cmd_.reset();
   SetCmdHealthy(false);
 }
@@ -694,7 +748,7 @@ void RedisStore::Impl::FlusherMain() {
 void RedisStore::Impl::Flush(Batch batch) {
   BreakerOptions p;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    internal::MutexLock lock(&mu_);
     p = policy_;
   }
   std::vector<std::string> head = {
@@ -779,7 +833,7 @@ void RedisStore::Impl::Resync() {
   std::vector<std::string> args = {"EVALSHA", snapshot_sha_, "2", meta_key_,
                                    open_key_, tag_};
   {
-    std::lock_guard<std::mutex> lock(known_mu_);
+    internal::MutexLock lock(&known_mu_);
     args.push_back(inc_);
     for (const auto& [peer, k] : known_) {
       if (k.st != 'c' && args.size() < 1024) args.push_back(Hex(peer));
@@ -849,10 +903,17 @@ void RedisStore::Impl::Deliver(const std::string& inc,
                                std::vector<Update>& updates,
                                const absl::flat_hash_set<std::string>* force,
                                bool all_force) {
-  std::lock_guard<std::mutex> deliver(deliver_mu_);
+  internal::MutexLock deliver(&deliver_mu_);
+  // Sets attached from here on learn these decisions from the resync their
+  // attach() asks for.
+  std::vector<std::shared_ptr<SinkSlot>> slots;
+  {
+    internal::MutexLock lock(&sinks_mu_);
+    slots = sinks_;
+  }
   for (Update& u : updates) {
     {
-      std::lock_guard<std::mutex> lock(known_mu_);
+      internal::MutexLock lock(&known_mu_);
       if (inc != inc_) {
         // A new incarnation: Redis lost its data (or this is the first
         // contact). Epochs restart; local opens stay until their deadlines.
@@ -891,14 +952,34 @@ void RedisStore::Impl::Deliver(const std::string& inc,
       }
       state = State::kOpen;
     }
-    for (StoreSink* sink : sinks_) {
-      try {
-        sink->apply_remote(u.peer, state, absl::Milliseconds(ms), u.ep);
-      } catch (...) {
-      }
+    for (const std::shared_ptr<SinkSlot>& slot : slots) {
+      CallSink(*slot, u.peer, state, absl::Milliseconds(ms), u.ep);
     }
     applied_.fetch_add(1, std::memory_order_relaxed);
   }
+}
+
+void RedisStore::Impl::CallSink(SinkSlot& slot, std::string_view peer,
+                                State state, absl::Duration remaining,
+                                std::uint64_t epoch) {
+  {
+    internal::MutexLock lock(&sinks_mu_);
+    if (!slot.attached) return;
+    slot.busy = true;
+    calling_thread_ = std::this_thread::get_id();
+  }
+  try {
+    slot.sink->apply_remote(peer, state, remaining, epoch);
+  } catch (...) {
+  }
+  bool wake;
+  {
+    internal::MutexLock lock(&sinks_mu_);
+    slot.busy = false;
+    calling_thread_ = std::thread::id();
+    wake = slot.waiters > 0;
+  }
+  if (wake) sinks_cv_.notify_all();
 }
 
 // ---------------------------------------------------------------------------
@@ -990,7 +1071,7 @@ void RedisStore::Impl::SubscriberMain() {
     sub_ok_.store(true, std::memory_order_release);
     {
       // Messages may have been missed while unsubscribed: resync.
-      std::lock_guard<std::mutex> lock(mu_);
+      internal::MutexLock lock(&mu_);
       resync_wanted_ = true;
     }
     cv_.notify_all();

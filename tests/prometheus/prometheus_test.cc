@@ -9,6 +9,7 @@
 
 #include <map>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -144,15 +145,35 @@ BOOST_AUTO_TEST_CASE(ValuesFollowTheSetBetweenScrapes) {
   BOOST_TEST(s["circuit_state{peer=\"p\",state=\"half-open\"}"] == 1);
 }
 
+// The same mapping as prometheus_text(): an invalid byte is \xHH and a
+// backslash \\ in the label value, which the serializer escapes again.
 BOOST_AUTO_TEST_CASE(LabelsAreEscapedAndValidUtf8) {
   set.context("a\"b\\c\nd").succeed();
   set.context("x\xFF").succeed();
+  set.context("s\xC3\xA9rvice-\xC3\xBC").succeed();
 
   std::string text = Scrape();
 
-  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\"b\\\\c\\nd\""));
-  BOOST_TEST(absl::StrContains(text, "peer=\"x\xEF\xBF\xBD\""));
+  BOOST_TEST(absl::StrContains(text, R"(peer="a\"b\\\\c\nd")"));
+  BOOST_TEST(absl::StrContains(text, R"(peer="x\\xFF")"));
+  BOOST_TEST(absl::StrContains(text, "peer=\"s\xC3\xA9rvice-\xC3\xBC\""));
   BOOST_TEST(!absl::StrContains(text, "\xFF"));
+}
+
+BOOST_AUTO_TEST_CASE(DistinctPeersGetDistinctSeries) {
+  for (const char* peer : {"db\xff", "db\xfe", "db\\xFF", "db\\\\xFF"}) {
+    set.context(peer).succeed();
+  }
+
+  std::vector<std::string> calls;
+  std::istringstream in(Scrape());
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("circuit_calls_total{")) calls.push_back(line);
+  }
+  std::set<std::string> distinct(calls.begin(), calls.end());
+
+  BOOST_TEST(calls.size() == 4u);
+  BOOST_TEST(distinct.size() == 4u);
 }
 
 BOOST_AUTO_TEST_CASE(APrefixReplacesCircuit) {
@@ -168,6 +189,10 @@ BOOST_AUTO_TEST_CASE(AgreesWithTheTextExposition) {
   for (int i = 0; i < 4; ++i) set.context("open").fail();
   set.context("ok").succeed();
   set.disable("off");
+  for (const char* peer : {"db\xff", "db\xfe", "db\\xFF", "q\"\n\\",
+                           "s\xC3\xA9rvice-\xC3\xBC", "x\xC3("}) {
+    set.context(peer).fail();
+  }
 
   std::map<std::string, double> from_collectable = Samples();
   std::map<std::string, double> from_text;

@@ -29,6 +29,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <hiredis/hiredis.h>
@@ -288,13 +289,19 @@ inline RedisOptions TestRedisOptions(int port, const std::string& prefix) {
   return r;
 }
 
+// A set on `store` (several sets may share one store).
+inline std::unique_ptr<CircuitBreakerSet> MakeSet(
+    std::shared_ptr<RedisStore> store, BreakerOptions defaults = {}) {
+  SetOptions o;
+  o.defaults = defaults;
+  o.store = std::move(store);
+  return std::make_unique<CircuitBreakerSet>(o);
+}
+
 inline Node MakeNode(const RedisOptions& r, BreakerOptions defaults = {}) {
   Node n;
   n.store = std::make_shared<RedisStore>(r);
-  SetOptions o;
-  o.defaults = defaults;
-  o.store = n.store;
-  n.set = std::make_unique<CircuitBreakerSet>(o);
+  n.set = MakeSet(n.store, defaults);
   return n;
 }
 
