@@ -362,6 +362,7 @@ class RedisStore::Impl {
 
   // Has its own synchronization.
   std::atomic<bool> stopping_{false};
+  std::atomic<std::uint64_t> backoff_draws_{0};
   std::atomic<bool> cmd_ok_{false};
   std::atomic<bool> sub_ok_{false};
   std::atomic<bool> was_healthy_{false};
@@ -565,7 +566,11 @@ void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
 
 std::chrono::nanoseconds RedisStore::Impl::Backoff(int attempt) {
   // Full jitter: uniform in [0, min(max, base * 2^attempt)], at least 1 ms.
-  static thread_local std::mt19937_64 rng(Mix(std::hash<std::string>()(inst_)));
+  // Each draw mixes the instance id with a sequence number: both threads
+  // draw, and a per-thread generator would put kilobytes into the library's
+  // TLS block (which a library loaded with dlopen() must fit in).
+  std::mt19937_64 rng(Mix(std::hash<std::string>()(inst_) ^
+                          Mix(backoff_draws_.fetch_add(1, std::memory_order_relaxed))));
   std::int64_t base = absl::ToInt64Nanoseconds(opts_.backoff_base);
   std::int64_t cap = absl::ToInt64Nanoseconds(opts_.backoff_max);
   std::int64_t hi = base;
