@@ -6,10 +6,12 @@
 // with a result predicate, and SetOptions::failure_codes.
 
 #include <atomic>
+#include <latch>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/test/data/monomorphic.hpp>
@@ -413,6 +415,150 @@ BOOST_AUTO_TEST_CASE(AThrowingNonStdExceptionFallsBackToo) {
   CircuitBreakerSet set(options);
 
   BOOST_TEST(FailuresToOpen(set, "p") == 2);
+}
+
+// Configure called while the peer is being created, from inside options_for:
+// the peer ends up with the configured policy, however it is created.
+BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAContext) {
+  ManualClock clock;
+  CircuitBreakerSet* self = nullptr;
+  SetOptions options = WithClock(clock);
+  options.options_for = [&self](std::string_view peer) {
+    self->configure(peer, OpensOnFirstFailure());
+    return BreakerOptions{};
+  };
+  CircuitBreakerSet set(options);
+  self = &set;
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAHandle) {
+  ManualClock clock;
+  CircuitBreakerSet* self = nullptr;
+  SetOptions options = WithClock(clock);
+  options.options_for = [&self](std::string_view peer) {
+    self->configure(peer, OpensOnFirstFailure());
+    return BreakerOptions{};
+  };
+  CircuitBreakerSet set(options);
+  self = &set;
+
+  circuit::PeerHandle h = set.handle("p");
+  h.context().fail();
+
+  BOOST_TEST(h.state() == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAManualControl) {
+  ManualClock clock;
+  CircuitBreakerSet* self = nullptr;
+  SetOptions options = WithClock(clock);
+  options.options_for = [&self](std::string_view peer) {
+    self->configure(peer, OpensOnFirstFailure());
+    return BreakerOptions{};
+  };
+  CircuitBreakerSet set(options);
+  self = &set;
+
+  set.close("p");  // creates the peer
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+namespace {
+
+// A store that only hands the set's sink to the test.
+class SinkCatcher : public circuit::StateStore {
+ public:
+  void attach(circuit::StoreSink* sink, const BreakerOptions&) override {
+    sink_ = sink;
+  }
+  void detach(circuit::StoreSink*) override { sink_ = nullptr; }
+  void record_failure(std::string_view, absl::Time) override {}
+  void record_transition(std::string_view, State, State,
+                         absl::Duration) override {}
+  bool healthy() const override { return true; }
+
+  circuit::StoreSink* sink() const { return sink_; }
+
+ private:
+  circuit::StoreSink* sink_ = nullptr;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAPeerTheStoreCreates) {
+  ManualClock clock;
+  CircuitBreakerSet* self = nullptr;
+  auto store = std::make_shared<SinkCatcher>();
+  SetOptions options = WithClock(clock);
+  options.store = store;
+  options.options_for = [&self](std::string_view peer) {
+    self->configure(peer, OpensOnFirstFailure());
+    return BreakerOptions{};
+  };
+  CircuitBreakerSet set(options);
+  self = &set;
+  BOOST_REQUIRE(store->sink() != nullptr);
+
+  store->sink()->apply_remote("p", State::kOpen, absl::Seconds(5), 1);
+  BOOST_REQUIRE(set.state("p") == State::kOpen);
+  set.close("p");
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+// The same race on two threads: options_for waits, while the peer is being
+// created, until configure has returned on another thread.
+BOOST_AUTO_TEST_CASE(ConfigureThatReturnsDuringCreationWins) {
+  ManualClock clock;
+  std::latch creating(1);
+  std::latch configured(1);
+  SetOptions options = WithClock(clock);
+  options.options_for = [&](std::string_view) {
+    creating.count_down();
+    configured.wait();
+    return BreakerOptions{};
+  };
+  CircuitBreakerSet set(options);
+
+  std::thread creator([&] { set.context("p").succeed(); });
+  creating.wait();
+  set.configure("p", OpensOnFirstFailure());
+  configured.count_down();
+  creator.join();
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(TheLastOfTwoConfiguresDuringCreationWins) {
+  ManualClock clock;
+  std::latch creating(1);
+  std::latch configured(1);
+  SetOptions options = WithClock(clock);
+  options.options_for = [&](std::string_view) {
+    creating.count_down();
+    configured.wait();
+    return OpensOnFirstFailure();
+  };
+  CircuitBreakerSet set(options);
+  BreakerOptions two;
+  two.max_failures = 2;
+
+  std::thread creator([&] { set.context("p").succeed(); });
+  creating.wait();
+  set.configure("p", OpensOnFirstFailure());
+  set.configure("p", two);
+  configured.count_down();
+  creator.join();
+
+  BOOST_TEST(FailuresToOpen(set, "p") == 3);
 }
 
 BOOST_AUTO_TEST_CASE(HandlesGetItsPolicyToo) {

@@ -5,8 +5,11 @@
 // lookup, and keeps its peer from being dropped by `max_peers` or by idle
 // sweeps for as long as any copy of it exists.
 
+#include <atomic>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -64,6 +67,17 @@ struct IdleFixture {
     }
     set.sweep();
   }
+};
+
+// A set that tracks at most four peers.
+struct CapOfFourFixture {
+  ManualClock clock;
+  CircuitBreakerSet set{[this] {
+    SetOptions options;
+    options.clock = &clock;
+    options.max_peers = 4;
+    return options;
+  }()};
 };
 
 bool Tracked(const CircuitBreakerSet& set, std::string_view peer) {
@@ -294,6 +308,120 @@ BOOST_AUTO_TEST_CASE(AHandleKeepsItsHistoryThroughIdleTime) {
 
   BOOST_REQUIRE(Tracked(set, "a"));
   BOOST_TEST(set.snapshot("a")->failures == 3u);  // not a re-created peer
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// A handle to a new peer keeps the set under max_peers as a context does:
+// idle closed peers make room; handled ones never do.
+BOOST_FIXTURE_TEST_SUITE(PeerHandleCreationTest, CapOfFourFixture)
+
+BOOST_AUTO_TEST_CASE(HandlesToNewPeersEvictIdleOnes) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  std::vector<PeerHandle> handles;
+  for (const char* p : {"w", "x", "y", "z"}) handles.push_back(set.handle(p));
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(!Tracked(set, p));
+  for (const char* p : {"w", "x", "y", "z"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleThatReachesTheCapEvictsNothing) {
+  for (const char* p : {"a", "b", "c"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("d");
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleOneOverTheCapEvictsTheOldestIdlePeer) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("e");
+
+  BOOST_TEST(set.size() == 4u);
+  BOOST_TEST(!Tracked(set, "a"));
+  for (const char* p : {"b", "c", "d", "e"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleToAKnownPeerEvictsNothing) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("a");
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(HandledPeersStayEvenPastTheCap) {
+  std::vector<PeerHandle> handles;
+  for (const char* p : {"a", "b", "c", "d", "e"}) {
+    handles.push_back(set.handle(p));
+  }
+
+  BOOST_TEST(set.size() == 5u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(PeerHandleIdleCreationTest, IdleFixture)
+
+BOOST_AUTO_TEST_CASE(AHandleToANewPeerSweepsIdleOnes) {
+  set.context("a").succeed();
+  clock.advance(2 * kIdle);
+
+  PeerHandle h = set.handle("b");
+
+  BOOST_TEST(!Tracked(set, "a"));
+  BOOST_TEST(Tracked(set, "b"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Handles taken and dropped while other threads churn new peers through a
+// small set: a dropped handle's peer is evicted and its memory reused, and
+// that must be ordered after the handle's release (ThreadSanitizer checks
+// it). Each handle must name its own peer for as long as it lives.
+BOOST_AUTO_TEST_SUITE(PeerHandleChurnTest)
+
+BOOST_AUTO_TEST_CASE(HandlesStayTheirPeersWhileEntriesAreReused) {
+  constexpr int kRounds = 4000;
+  ManualClock clock;
+  SetOptions options;
+  options.clock = &clock;
+  options.max_peers = 4;
+  CircuitBreakerSet set(options);
+  std::atomic<long> wrong_peer{0};
+  std::atomic<int> holders_left{2};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string name =
+            "held-" + std::to_string(t) + "-" + std::to_string(i % 64);
+        PeerHandle h = set.handle(name);
+        PeerHandle copy = h;
+        if (h.peer() != name || copy.peer() != name) ++wrong_peer;
+        copy.context().succeed();
+      }
+      --holders_left;
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; holders_left.load() > 0; ++i) {
+      set.context("churn-" + std::to_string(i)).succeed();
+    }
+  });
+  for (std::thread& t : threads) t.join();
+  set.context("last").succeed();  // every handle is gone: all may go
+
+  BOOST_TEST(wrong_peer.load() == 0);
+  BOOST_TEST(set.size() == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
