@@ -371,6 +371,8 @@ BOOST_FIXTURE_TEST_SUITE(PeerHandleIdleCreationTest, IdleFixture)
 
 BOOST_AUTO_TEST_CASE(AHandleToANewPeerSweepsIdleOnes) {
   set.context("a").succeed();
+  clock.advance(kIdle / 4);
+  set.context("c").succeed();  // a new peer: sweeps, marking a's last use
   clock.advance(2 * kIdle);
 
   PeerHandle h = set.handle("b");
@@ -382,45 +384,54 @@ BOOST_AUTO_TEST_CASE(AHandleToANewPeerSweepsIdleOnes) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
-// Handles taken and dropped while other threads churn new peers through a
-// small set: a dropped handle's peer is evicted and its memory reused, and
-// that must be ordered after the handle's release (ThreadSanitizer checks
-// it). Each handle must name its own peer for as long as it lives.
+// Handles dropped while another thread churns new peers through a small set:
+// a dropped handle's peer is evicted and its memory reused, and that must be
+// ordered after the handle's release (ThreadSanitizer checks it). The thread
+// that drops the handles does nothing the evicting thread could synchronise
+// with until the entries are reused; each handle names its own peer while it
+// lives.
 BOOST_AUTO_TEST_SUITE(PeerHandleChurnTest)
 
-BOOST_AUTO_TEST_CASE(HandlesStayTheirPeersWhileEntriesAreReused) {
-  constexpr int kRounds = 4000;
+BOOST_AUTO_TEST_CASE(AReleasedHandlesEntryIsReusedOnlyAfterItsRelease) {
+  constexpr int kRounds = 30;
+  constexpr int kHandles = 16;
+  constexpr long kChurnPerRound = 300;  // several reclamation batches
   ManualClock clock;
   SetOptions options;
   options.clock = &clock;
   options.max_peers = 4;
   CircuitBreakerSet set(options);
-  std::atomic<long> wrong_peer{0};
-  std::atomic<int> holders_left{2};
+  std::atomic<long> churned{0};
+  std::atomic<bool> done{false};
+  long wrong_peer = 0;
 
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 2; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < kRounds; ++i) {
-        const std::string name =
-            "held-" + std::to_string(t) + "-" + std::to_string(i % 64);
-        PeerHandle h = set.handle(name);
-        PeerHandle copy = h;
-        if (h.peer() != name || copy.peer() != name) ++wrong_peer;
-        copy.context().succeed();
-      }
-      --holders_left;
-    });
-  }
-  threads.emplace_back([&] {
-    for (int i = 0; holders_left.load() > 0; ++i) {
+  std::thread churner([&] {
+    for (long i = 0; !done.load(std::memory_order_relaxed); ++i) {
       set.context("churn-" + std::to_string(i)).succeed();
+      churned.store(i + 1, std::memory_order_relaxed);
     }
   });
-  for (std::thread& t : threads) t.join();
+  for (int r = 0; r < kRounds; ++r) {
+    std::vector<PeerHandle> handles;
+    for (int i = 0; i < kHandles; ++i) {
+      const std::string name =
+          "held-" + std::to_string(r) + "-" + std::to_string(i);
+      handles.push_back(set.handle(name));
+      PeerHandle copy = handles.back();
+      if (copy.peer() != name) ++wrong_peer;
+      copy.context().succeed();
+    }
+    const long mark = churned.load(std::memory_order_relaxed);
+    handles.clear();
+    while (churned.load(std::memory_order_relaxed) < mark + kChurnPerRound) {
+      std::this_thread::yield();
+    }
+  }
+  done.store(true, std::memory_order_relaxed);
+  churner.join();
   set.context("last").succeed();  // every handle is gone: all may go
 
-  BOOST_TEST(wrong_peer.load() == 0);
+  BOOST_TEST(wrong_peer == 0);
   BOOST_TEST(set.size() == 4u);
 }
 

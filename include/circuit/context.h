@@ -113,10 +113,8 @@ class Context {
   friend class internal::SetCore;
   friend class PeerHandle;
 
-  Context(internal::CoreHot* core, internal::Entry* entry,
-          std::uint64_t generation, std::int64_t start_ns, std::uint32_t epoch,
-          bool probe) noexcept;
-  // As above, with the thread's std::uncaught_exceptions() already read.
+  // An untimed call admitted under `generation`, holding the pin `epoch`;
+  // `uncaught` is the thread's std::uncaught_exceptions() now.
   Context(internal::CoreHot* core, internal::Entry* entry,
           std::uint64_t generation, std::uint32_t epoch, int uncaught) noexcept
       : core_(core),
@@ -139,7 +137,8 @@ class Context {
   internal::CoreHot* core_ = nullptr;
   internal::Entry* entry_ = nullptr;  // null once settled or moved from
   std::uint64_t generation_ = 0;      // the breaker's state when admitted
-  std::int64_t start_ns_ = 0;         // only read by the slow-call rule
+  // Only read by the slow-call rule; internal::kUntimed when not timed.
+  std::int64_t start_ns_ = internal::kUntimed;
   int uncaught_ = 0;                  // std::uncaught_exceptions() at birth
   std::uint32_t epoch_ = 0;           // reclamation epoch pinned by this call
   bool probe_ = false;
@@ -155,17 +154,6 @@ inline Context::Context(Context&& other) noexcept
       uncaught_(other.uncaught_),
       epoch_(other.epoch_),
       probe_(other.probe_) {}
-
-inline Context::Context(internal::CoreHot* core, internal::Entry* entry,
-                        std::uint64_t generation, std::int64_t start_ns,
-                        std::uint32_t epoch, bool probe) noexcept
-    : core_(core),
-      entry_(entry),
-      generation_(generation),
-      start_ns_(start_ns),
-      uncaught_(internal::UncaughtExceptions()),
-      epoch_(epoch),
-      probe_(probe) {}
 
 // A probe needs no check of its own (see BreakerHot::IsPlainSuccess).
 inline bool Context::settle_plain_success(
