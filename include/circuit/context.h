@@ -15,6 +15,10 @@
 //     exception is escaping the context's scope (`std::uncaught_exceptions()`
 //     rose since the context was made) and a success otherwise.
 //   - A moved-from context records nothing.
+//   - The outcome is never lost to eviction: when the peer was dropped from
+//     the set (`SetOptions::max_peers`, `idle_timeout`) while the call was in
+//     flight, it is recorded on the peer's breaker as the set tracks it now,
+//     tracking the peer again if need be.
 //
 // NOTE: a destructor cannot see the type of an exception that escapes its
 // scope, so an escaping exception always counts as a failure, whatever
