@@ -394,15 +394,21 @@ void SetCore::AddMatcher(Matcher m, bool ignore) {
   }
 }
 
+template <class F>
+Entry* SetCore::ChangeLive(std::string_view peer, std::uint64_t hash,
+                           F change, Transition* t) {
+  for (;;) {
+    Entry* e = FindOrCreate(peer, hash);
+    *t = change(e->breaker);
+    if (!t->retired) return e;  // else retired before the change landed
+  }
+}
+
 void SetCore::Control(std::string_view peer, Manual what) {
   EpochGuard pin;
-  const std::uint64_t hash = PeerTable::Hash(peer);
-  Entry* e;
   Transition t;
-  do {  // again when the entry is retired before the change lands
-    e = FindOrCreate(peer, hash);
-    t = Apply(e->breaker, what);
-  } while (t.retired);
+  Entry* e = ChangeLive(peer, PeerTable::Hash(peer),
+                        [&](Breaker& b) { return Apply(b, what); }, &t);
   if (t.happened) Report(e, t);
 }
 
@@ -519,17 +525,17 @@ void SetCore::apply_remote(std::string_view peer, State state,
   try {
     EpochGuard pin;
     const std::uint64_t hash = PeerTable::Hash(peer);
-    Entry* e;
+    if (state == State::kClosed && FindLive(peer, hash) == nullptr) {
+      return;  // nothing to close
+    }
     Transition t;
-    do {  // again when the entry is retired before the decision lands
-      e = FindLive(peer, hash);
-      if (e == nullptr) {
-        if (state == State::kClosed) return;  // nothing to close
-        e = FindOrCreate(peer, hash);
-      }
-      t = e->breaker.ApplyRemote(state, absl::ToInt64Nanoseconds(remaining),
-                                 *clock_);
-    } while (t.retired);
+    Entry* e = ChangeLive(
+        peer, hash,
+        [&](Breaker& b) {
+          return b.ApplyRemote(state, absl::ToInt64Nanoseconds(remaining),
+                               *clock_);
+        },
+        &t);
     if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store
   } catch (...) {
     // Out of memory on the store's thread: the remote state is dropped.

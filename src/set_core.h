@@ -199,6 +199,12 @@ class SetCore final : public CoreHot, public StoreSink {
   // then lost with its peer). REQUIRES: pinned.
   Entry* SettleOnLive(Entry* dropped, bool late, Outcome outcome,
                       std::int64_t start_ns, Settled* s) noexcept;
+  // Applies `change` (Breaker& -> Transition) to the peer's live entry,
+  // created if need be, and returns that entry, the transition in `*t`.
+  // May throw std::bad_alloc. REQUIRES: pinned.
+  template <class F>
+  Entry* ChangeLive(std::string_view peer, std::uint64_t hash, F change,
+                    Transition* t);
   // Control's change to one breaker.
   Transition Apply(Breaker& b, Manual what) const noexcept;
   void Report(Entry* e, const Transition& t) noexcept;

@@ -417,34 +417,11 @@ BOOST_AUTO_TEST_CASE(AThrowingNonStdExceptionFallsBackToo) {
   BOOST_TEST(FailuresToOpen(set, "p") == 2);
 }
 
-// Configure called while the peer is being created, from inside options_for:
-// the peer ends up with the configured policy, however it is created.
-BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAContext) {
+BOOST_AUTO_TEST_CASE(HandlesGetItsPolicyToo) {
   ManualClock clock;
-  CircuitBreakerSet* self = nullptr;
   SetOptions options = WithClock(clock);
-  options.options_for = [&self](std::string_view peer) {
-    self->configure(peer, OpensOnFirstFailure());
-    return BreakerOptions{};
-  };
+  options.options_for = [](std::string_view) { return OpensOnFirstFailure(); };
   CircuitBreakerSet set(options);
-  self = &set;
-
-  set.context("p").fail();
-
-  BOOST_TEST(set.state("p") == State::kOpen);
-}
-
-BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAHandle) {
-  ManualClock clock;
-  CircuitBreakerSet* self = nullptr;
-  SetOptions options = WithClock(clock);
-  options.options_for = [&self](std::string_view peer) {
-    self->configure(peer, OpensOnFirstFailure());
-    return BreakerOptions{};
-  };
-  CircuitBreakerSet set(options);
-  self = &set;
 
   circuit::PeerHandle h = set.handle("p");
   h.context().fail();
@@ -452,23 +429,11 @@ BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAHandle) {
   BOOST_TEST(h.state() == State::kOpen);
 }
 
-BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAManualControl) {
-  ManualClock clock;
-  CircuitBreakerSet* self = nullptr;
-  SetOptions options = WithClock(clock);
-  options.options_for = [&self](std::string_view peer) {
-    self->configure(peer, OpensOnFirstFailure());
-    return BreakerOptions{};
-  };
-  CircuitBreakerSet set(options);
-  self = &set;
+BOOST_AUTO_TEST_SUITE_END()
 
-  set.close("p");  // creates the peer
-  set.context("p").fail();
-
-  BOOST_TEST(set.state("p") == State::kOpen);
-}
-
+// ---------------------------------------------------------------------------
+// configure() called while its peer is being created (options_for runs
+// outside every lock) is not lost, however the peer is created.
 namespace {
 
 // A store that only hands the set's sink to the test.
@@ -489,88 +454,112 @@ class SinkCatcher : public circuit::StateStore {
   circuit::StoreSink* sink_ = nullptr;
 };
 
+// A set whose options_for configures the peer it is asked about to open on
+// the first failure, and then returns the defaults.
+struct ConfiguringOptionsFor {
+  ManualClock clock;
+  std::shared_ptr<SinkCatcher> store = std::make_shared<SinkCatcher>();
+  CircuitBreakerSet set{[this] {
+    SetOptions options = WithClock(clock);
+    options.store = store;
+    options.options_for = [this](std::string_view peer) {
+      set.configure(peer, OpensOnFirstFailure());
+      return BreakerOptions{};
+    };
+    return options;
+  }()};
+};
+
+// A set whose options_for, asked about a new peer, returns `chosen` only
+// once the test lets it (CreateWhile): configure() calls made meanwhile on
+// another thread race with the peer's creation.
+struct HeldCreation {
+  // Creates "p" on another thread and runs `meanwhile` while its creation
+  // waits in options_for.
+  template <class F>
+  void CreateWhile(F meanwhile) {
+    std::thread creator([this] { set.context("p").succeed(); });
+    creating.wait();
+    meanwhile();
+    configured.count_down();
+    creator.join();
+  }
+
+  ManualClock clock;
+  BreakerOptions chosen;
+  std::latch creating{1};
+  std::latch configured{1};
+  CircuitBreakerSet set{[this] {
+    SetOptions options = WithClock(clock);
+    options.options_for = [this](std::string_view) {
+      creating.count_down();
+      configured.wait();
+      return chosen;
+    };
+    return options;
+  }()};
+};
+
 }  // namespace
 
-BOOST_AUTO_TEST_CASE(ConfigureFromInsideItWinsForAPeerTheStoreCreates) {
-  ManualClock clock;
-  CircuitBreakerSet* self = nullptr;
-  auto store = std::make_shared<SinkCatcher>();
-  SetOptions options = WithClock(clock);
-  options.store = store;
-  options.options_for = [&self](std::string_view peer) {
-    self->configure(peer, OpensOnFirstFailure());
-    return BreakerOptions{};
-  };
-  CircuitBreakerSet set(options);
-  self = &set;
-  BOOST_REQUIRE(store->sink() != nullptr);
+BOOST_FIXTURE_TEST_SUITE(ConfigureDuringCreationTest, ConfiguringOptionsFor)
 
-  store->sink()->apply_remote("p", State::kOpen, absl::Seconds(5), 1);
-  BOOST_REQUIRE(set.state("p") == State::kOpen);
-  set.close("p");
+BOOST_AUTO_TEST_CASE(WinsForAPeerAContextCreates) {
   set.context("p").fail();
 
   BOOST_TEST(set.state("p") == State::kOpen);
 }
 
-// The same race on two threads: options_for waits, while the peer is being
-// created, until configure has returned on another thread.
-BOOST_AUTO_TEST_CASE(ConfigureThatReturnsDuringCreationWins) {
-  ManualClock clock;
-  std::latch creating(1);
-  std::latch configured(1);
-  SetOptions options = WithClock(clock);
-  options.options_for = [&](std::string_view) {
-    creating.count_down();
-    configured.wait();
-    return BreakerOptions{};
-  };
-  CircuitBreakerSet set(options);
+BOOST_AUTO_TEST_CASE(WinsForAPeerAHandleCreates) {
+  circuit::PeerHandle h = set.handle("p");
 
-  std::thread creator([&] { set.context("p").succeed(); });
-  creating.wait();
-  set.configure("p", OpensOnFirstFailure());
-  configured.count_down();
-  creator.join();
+  h.context().fail();
+
+  BOOST_TEST(h.state() == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerAManualControlCreates) {
+  set.close("p");
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerTheStoreCreates) {
+  BOOST_REQUIRE(store->sink() != nullptr);
+  store->sink()->apply_remote("p", State::kOpen, absl::Seconds(5), 1);
+  BOOST_REQUIRE(set.state("p") == State::kOpen);
+  set.close("p");
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(ConfigureRacingCreationTest, HeldCreation)
+
+BOOST_AUTO_TEST_CASE(AConfigureThatReturnsDuringCreationWins) {
+  CreateWhile([this] { set.configure("p", OpensOnFirstFailure()); });
+
   set.context("p").fail();
 
   BOOST_TEST(set.state("p") == State::kOpen);
 }
 
 BOOST_AUTO_TEST_CASE(TheLastOfTwoConfiguresDuringCreationWins) {
-  ManualClock clock;
-  std::latch creating(1);
-  std::latch configured(1);
-  SetOptions options = WithClock(clock);
-  options.options_for = [&](std::string_view) {
-    creating.count_down();
-    configured.wait();
-    return OpensOnFirstFailure();
-  };
-  CircuitBreakerSet set(options);
+  chosen = OpensOnFirstFailure();
   BreakerOptions two;
   two.max_failures = 2;
 
-  std::thread creator([&] { set.context("p").succeed(); });
-  creating.wait();
-  set.configure("p", OpensOnFirstFailure());
-  set.configure("p", two);
-  configured.count_down();
-  creator.join();
+  CreateWhile([&] {
+    set.configure("p", OpensOnFirstFailure());
+    set.configure("p", two);
+  });
 
   BOOST_TEST(FailuresToOpen(set, "p") == 3);
-}
-
-BOOST_AUTO_TEST_CASE(HandlesGetItsPolicyToo) {
-  ManualClock clock;
-  SetOptions options = WithClock(clock);
-  options.options_for = [](std::string_view) { return OpensOnFirstFailure(); };
-  CircuitBreakerSet set(options);
-
-  circuit::PeerHandle h = set.handle("p");
-  h.context().fail();
-
-  BOOST_TEST(h.state() == State::kOpen);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

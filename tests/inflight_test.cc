@@ -54,10 +54,27 @@ std::vector<std::string> ChangesOf(const RecordingListener& listener,
   return out;
 }
 
+// The snapshot of `peer`, which must be tracked.
+PeerSnapshot SnapshotOf(const CircuitBreakerSet& set, std::string_view peer) {
+  std::optional<PeerSnapshot> s = set.snapshot(peer);
+  BOOST_REQUIRE(s.has_value());
+  return *s;
+}
+
 // A set of at most two peers, on a manual clock, whose first counted failure
 // opens a peer; a listener hears everything.
 struct CappedFixture {
   CappedFixture() { set.add_listener(listener); }
+
+  // A call to db-1 left in flight while two other peers are used: db-1, the
+  // least recently used, is dropped.
+  Context HeldThroughEviction() {
+    Context held = set.context("db-1");
+    SucceedOnce(set, "db-2");
+    SucceedOnce(set, "db-3");
+    BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+    return held;
+  }
 
   ManualClock clock;
   std::shared_ptr<RecordingListener> listener =
@@ -82,6 +99,14 @@ struct IdleFixture {
       clock.advance(kIdle / 8);
     }
     set.sweep();
+  }
+
+  // A call to db-1 left in flight while db-1 idles out.
+  Context HeldThroughIdleSweep() {
+    Context held = set.context("db-1");
+    IdleOut();
+    BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+    return held;
   }
 
   ManualClock clock;
@@ -174,18 +199,14 @@ Totals ChurnOnThreads(CircuitBreakerSet& set, int threads, int calls) {
 BOOST_FIXTURE_TEST_SUITE(InFlightEvictionTest, CappedFixture)
 
 BOOST_AUTO_TEST_CASE(AHeldFailureTripsThePeerItWasAdmittedFor) {
-  Context held = set.context("db-1");
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");  // over the cap: db-1 goes, its call in flight
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  Context held = HeldThroughEviction();
 
   held.fail();
 
   BOOST_TEST(set.state("db-1") == State::kOpen);
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->failures == 1u);
-  BOOST_TEST(s->trips == 1u);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.failures == 1u);
+  BOOST_TEST(s.trips == 1u);
   std::vector<std::string> changes = ChangesOf(*listener, "db-1");
   BOOST_TEST(changes.size() == 1u);
   BOOST_TEST(changes.at(0) == "state_change db-1 closed->open");
@@ -193,54 +214,41 @@ BOOST_AUTO_TEST_CASE(AHeldFailureTripsThePeerItWasAdmittedFor) {
 }
 
 BOOST_AUTO_TEST_CASE(AHeldSuccessIsCountedOnTheLivePeer) {
-  Context held = set.context("db-1");
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  Context held = HeldThroughEviction();
 
   held.succeed();
 
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->successes == 1u);
-  BOOST_TEST(s->calls == 1u);
-  BOOST_TEST(s->state == State::kClosed);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.successes == 1u);
+  BOOST_TEST(s.calls == 1u);
+  BOOST_TEST(s.state == State::kClosed);
   BOOST_TEST(ChangesOf(*listener, "db-1").empty());
 }
 
 BOOST_AUTO_TEST_CASE(ASuccessSettledByTheDestructorIsCountedToo) {
-  std::optional<Context> held(set.context("db-1"));
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  std::optional<Context> held(HeldThroughEviction());
 
   held.reset();
 
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->successes == 1u);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.successes == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(AHeldFailureOnAPeerAlreadyBackAndOpenIsLate) {
-  Context held = set.context("db-1");
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");
+  Context held = HeldThroughEviction();
   set.context("db-1").fail();  // the peer comes back and opens
   BOOST_REQUIRE(set.state("db-1") == State::kOpen);
 
   held.fail();
 
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->failures == 2u);  // counted
-  BOOST_TEST(s->trips == 1u);     // but it moved nothing
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.failures == 2u);  // counted
+  BOOST_TEST(s.trips == 1u);     // but it moved nothing
   BOOST_TEST(ChangesOf(*listener, "db-1").size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(AnIgnoredHeldCallChangesNothing) {
-  Context held = set.context("db-1");
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");
+  Context held = HeldThroughEviction();
 
   held.ignore();
 
@@ -259,11 +267,10 @@ BOOST_AUTO_TEST_CASE(EveryHeldCallOfTheDroppedPeerLands) {
   for (int i = 0; i < 4; ++i) held[i].succeed();
   held[4].fail();
 
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->successes == 4u);
-  BOOST_TEST(s->failures == 1u);
-  BOOST_TEST(s->state == State::kOpen);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.successes == 4u);
+  BOOST_TEST(s.failures == 1u);
+  BOOST_TEST(s.state == State::kOpen);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -272,31 +279,25 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(InFlightIdleTest, IdleFixture)
 
 BOOST_AUTO_TEST_CASE(AHeldFailureTripsThePeerAfterAnIdleSweep) {
-  Context held = set.context("db-1");
-  IdleOut();
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  Context held = HeldThroughIdleSweep();
 
   held.fail();
 
   BOOST_TEST(set.state("db-1") == State::kOpen);
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->failures == 1u);
-  BOOST_TEST(s->trips == 1u);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.failures == 1u);
+  BOOST_TEST(s.trips == 1u);
   BOOST_TEST(ChangesOf(*listener, "db-1").size() == 1u);
   BOOST_TEST(!Admits(set, "db-1"));
 }
 
 BOOST_AUTO_TEST_CASE(AHeldSuccessIsCountedAfterAnIdleSweep) {
-  Context held = set.context("db-1");
-  IdleOut();
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  Context held = HeldThroughIdleSweep();
 
   held.succeed();
 
-  std::optional<PeerSnapshot> s = set.snapshot("db-1");
-  BOOST_REQUIRE(s.has_value());
-  BOOST_TEST(s->successes == 1u);
+  PeerSnapshot s = SnapshotOf(set, "db-1");
+  BOOST_TEST(s.successes == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -335,12 +336,9 @@ BOOST_DATA_TEST_CASE(EveryFailureLandsOnATrackedOpenPeer,
   }
   for (const std::string& peer : trips->opened()) {
     BOOST_TEST_CONTEXT(peer) {
-      std::optional<PeerSnapshot> s = set.snapshot(peer);
-      BOOST_TEST(s.has_value());
-      if (s) {
-        BOOST_TEST(s->state == State::kOpen);
-        BOOST_TEST(s->trips == 1u);
-      }
+      PeerSnapshot s = SnapshotOf(set, peer);
+      BOOST_TEST(s.state == State::kOpen);
+      BOOST_TEST(s.trips == 1u);
     }
   }
   if (with_listener) BOOST_TEST(trips->opened() == all.failed);
