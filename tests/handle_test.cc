@@ -6,6 +6,7 @@
 // sweeps for as long as any copy of it exists.
 
 #include <atomic>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -37,13 +38,14 @@ struct Fixture {
   }()};
 };
 
-// A set that tracks at most one peer.
+// A set that tracks at most `kCap` peers.
+template <std::size_t kCap>
 struct CappedFixture {
   ManualClock clock;
   CircuitBreakerSet set{[this] {
     SetOptions options;
     options.clock = &clock;
-    options.max_peers = 1;
+    options.max_peers = kCap;
     return options;
   }()};
 };
@@ -67,17 +69,6 @@ struct IdleFixture {
     }
     set.sweep();
   }
-};
-
-// A set that tracks at most four peers.
-struct CapOfFourFixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    options.max_peers = 4;
-    return options;
-  }()};
 };
 
 bool Tracked(const CircuitBreakerSet& set, std::string_view peer) {
@@ -200,7 +191,7 @@ BOOST_AUTO_TEST_CASE(TwoHandlesToOnePeerAreOneEntry) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
-BOOST_FIXTURE_TEST_SUITE(PeerHandleCapTest, CappedFixture)
+BOOST_FIXTURE_TEST_SUITE(PeerHandleCapTest, CappedFixture<1>)
 
 BOOST_AUTO_TEST_CASE(WithoutAHandleTheIdlePeerIsEvicted) {
   set.context("a").succeed();
@@ -315,7 +306,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // ---------------------------------------------------------------------------
 // A handle to a new peer keeps the set under max_peers as a context does:
 // idle closed peers make room; handled ones never do.
-BOOST_FIXTURE_TEST_SUITE(PeerHandleCreationTest, CapOfFourFixture)
+BOOST_FIXTURE_TEST_SUITE(PeerHandleCreationTest, CappedFixture<4>)
 
 BOOST_AUTO_TEST_CASE(HandlesToNewPeersEvictIdleOnes) {
   for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
