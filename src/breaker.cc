@@ -41,6 +41,25 @@ std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
 }
 
 // splitmix64: a well-mixed, deterministic 64-bit hash of (seed, peer, trip).
+bool Retired(std::uint64_t w) {
+  return (w & word::kStateMask) == word::kRetired;
+}
+
+// What settling on a retired breaker whose word is `w` returns to a call
+// admitted under `generation`: the retire made the generation after it.
+Settled OnRetired(std::uint64_t w, std::uint64_t generation) {
+  Settled r;
+  r.retired = true;
+  r.late = generation + 1 != word::GenerationOf(w);
+  return r;
+}
+
+Transition RetiredTransition() {
+  Transition t;
+  t.retired = true;
+  return t;
+}
+
 std::uint64_t Mix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -215,6 +234,11 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       d.retry_after_ns = kMaxNs;
       return d;
     }
+    if (Retired(w)) [[unlikely]] {
+      Decision d;
+      d.retired = true;
+      return d;
+    }
     if (s == State::kOpen) {
       std::int64_t now = ToNanos(clock.now());
       std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
@@ -264,12 +288,15 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
 
 Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
                         std::int64_t start_ns, const Clock& clock) noexcept {
+  std::uint64_t w = word_.load(std::memory_order_acquire);
+  if (Retired(w)) [[unlikely]] return OnRetired(w, generation);
   // The policy itself is loaded only off the closed success path.
   const std::uint8_t fast = this->fast();
   std::int64_t now = 0;
   bool have_now = false;
   bool slow = false;
-  if ((fast & kTimesCalls) != 0 && outcome != Outcome::kIgnored) {
+  if ((fast & kTimesCalls) != 0 && outcome != Outcome::kIgnored &&
+      start_ns != kUntimed) {
     now = ToNanos(clock.now());
     have_now = true;
     slow = SatSub(now, start_ns) > policy()->slow_ns;
@@ -285,8 +312,11 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       ignored_.fetch_add(1, std::memory_order_relaxed);
       break;
   }
-  std::uint64_t w = word_.load(std::memory_order_acquire);
-  if (word::GenerationOf(w) != generation) return Settled{.late = true, .transition = {}};
+  w = word_.load(std::memory_order_acquire);
+  if (word::GenerationOf(w) != generation) {
+    if (Retired(w)) return OnRetired(w, generation);
+    return Settled{.late = true, .transition = {}};
+  }
   State s = word::StateOf(w);
   if (s == State::kDisabled) return {};
   if (s == State::kClosed) {
@@ -308,7 +338,12 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
 
   SpinLockGuard lock(&mu_);
   w = word_.load(std::memory_order_relaxed);
-  if (word::GenerationOf(w) != generation) return Settled{.late = true, .transition = {}};
+  if (word::GenerationOf(w) != generation) {
+    // Retired since the check above: the outcome counted here is dropped
+    // with the breaker, and recorded on the live one.
+    if (Retired(w)) return OnRetired(w, generation);
+    return Settled{.late = true, .transition = {}};
+  }
   s = word::StateOf(w);
   const Policy& q = *policy();  // may have been reconfigured meanwhile
   Settled r;
@@ -521,8 +556,9 @@ void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
 Transition Breaker::Open(const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
-  State from = word::StateOf(word_.load(std::memory_order_relaxed));
-  Transition t = TripLocked(now, from, /*grow_streak=*/false);
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  if (Retired(w)) return RetiredTransition();
+  Transition t = TripLocked(now, word::StateOf(w), /*grow_streak=*/false);
   if (!t.happened) trips_.fetch_sub(1, std::memory_order_relaxed);
   DecideLogLocked(t, now, /*manual=*/true);
   return t;
@@ -531,6 +567,7 @@ Transition Breaker::Open(const Clock& clock) noexcept {
 Transition Breaker::Close(const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
+  if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   ClearHistoryLocked();
   streak_ = 0;
   if (history_ != nullptr) history_->closed_since_ns = now;
@@ -541,6 +578,7 @@ Transition Breaker::Close(const Clock& clock) noexcept {
 
 Transition Breaker::HalfOpen() noexcept {
   SpinLockGuard lock(&mu_);
+  if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   half_open_successes_ = 0;
   Transition t = SetWordLocked(State::kHalfOpen, 0);
   DecideLogLocked(t, 0, /*manual=*/true);
@@ -549,6 +587,7 @@ Transition Breaker::HalfOpen() noexcept {
 
 Transition Breaker::ForceOpen() noexcept {
   SpinLockGuard lock(&mu_);
+  if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   Transition t = SetWordLocked(State::kForcedOpen, 0);
   DecideLogLocked(t, 0, /*manual=*/true);
   return t;
@@ -556,6 +595,7 @@ Transition Breaker::ForceOpen() noexcept {
 
 Transition Breaker::Disable() noexcept {
   SpinLockGuard lock(&mu_);
+  if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   Transition t = SetWordLocked(State::kDisabled, 0);
   DecideLogLocked(t, 0, /*manual=*/true);
   return t;
@@ -565,7 +605,9 @@ Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
                                 const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
-  State s = word::StateOf(word_.load(std::memory_order_relaxed));
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  if (Retired(w)) return RetiredTransition();
+  State s = word::StateOf(w);
   // Manual states are local decisions; the fleet does not override them.
   if (s == State::kForcedOpen || s == State::kDisabled) return {};
   Transition t;
@@ -600,8 +642,19 @@ Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
   return t;
 }
 
+bool Breaker::Retire() noexcept {
+  SpinLockGuard lock(&mu_);
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  if (word::StateOf(w) != State::kClosed) return false;
+  word_.store(word::kRetired | ((word::GenerationOf(w) + 1) << word::kGenShift),
+              std::memory_order_release);
+  return true;
+}
+
 State Breaker::EffectiveState(const Clock& clock) const noexcept {
-  State s = word::StateOf(word_.load(std::memory_order_acquire));
+  std::uint64_t w = word_.load(std::memory_order_acquire);
+  if (Retired(w)) return State::kClosed;
+  State s = word::StateOf(w);
   if (s == State::kOpen &&
       ToNanos(clock.now()) >= open_until_ns_.load(std::memory_order_acquire)) {
     return State::kHalfOpen;
@@ -618,7 +671,7 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
   std::uint64_t w = word_.load(std::memory_order_acquire);
-  v.state = word::StateOf(w);
+  v.state = Retired(w) ? State::kClosed : word::StateOf(w);
   std::int64_t until = open_until_ns_.load(std::memory_order_relaxed);
   if (v.state == State::kOpen) {
     v.open_until_set = true;

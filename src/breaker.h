@@ -15,6 +15,12 @@
 // transition; an outcome carries the generation it was admitted under, and
 // one from an earlier generation is "late": it is counted but does not move
 // the state machine.
+//
+// A breaker dropped from its set is first retired (Retire): it takes a state
+// value of its own (word::kRetired) and a new generation, and from then on
+// nothing changes it. A call that still holds it settles on the peer's live
+// breaker instead (Settled::retired), and an admission or a manual change
+// that finds it looks the peer up again.
 
 #ifndef CIRCUIT_SRC_BREAKER_H_
 #define CIRCUIT_SRC_BREAKER_H_
@@ -74,6 +80,8 @@ struct Transition {
   std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
   bool log = true;               // false: coalesced away (a flapping peer)
   std::uint32_t suppressed = 0;  // transitions not logged since the last log
+  // Nothing was done: the breaker is retired (apply it to the live one).
+  bool retired = false;
 };
 
 // Decision
@@ -85,6 +93,7 @@ struct Decision {
   std::uint64_t generation = 0;
   std::int64_t retry_after_ns = 0;  // when rejected; INT64_MAX: forced open
   Transition transition;            // open -> half-open on the first probe
+  bool retired = false;  // neither admitted nor rejected: look the peer up again
 };
 
 // Settled
@@ -93,7 +102,14 @@ struct Decision {
 struct Settled {
   bool late = false;  // admitted under an earlier generation
   Transition transition;
+  // Not recorded: the breaker is retired, and the outcome belongs to the
+  // peer's live breaker (as a late one when `late`: the call was admitted
+  // before the retired breaker's last change).
+  bool retired = false;
 };
+
+// A generation no breaker ever has: an outcome settled under it is late.
+inline constexpr std::uint64_t kNoGeneration = ~std::uint64_t{0};
 
 // Counters and state for snapshots.
 struct BreakerView {
@@ -151,7 +167,8 @@ class Breaker : public BreakerHot {
     return true;
   }
 
-  // The state word's state, without the open -> half-open reading.
+  // The state word's state, without the open -> half-open reading (and
+  // word::kRetired as it is).
   State RawState() const noexcept {
     return word::StateOf(word_.load(std::memory_order_acquire));
   }
@@ -170,11 +187,38 @@ class Breaker : public BreakerHot {
   // Breaker::Settle()
   //
   // Records the outcome of a call admitted under `generation`. `start_ns` is
-  // read only by the slow-call rule.
+  // read only by the slow-call rule (kUntimed: the call is not slow). On a
+  // retired breaker records nothing and says so (Settled::retired).
   Settled Settle(std::uint64_t generation, bool probe, Outcome outcome,
                  std::int64_t start_ns, const Clock& clock) noexcept;
 
-  // Manual control. Each returns the transition it made (if any).
+  // Breaker::Retire()
+  //
+  // When the breaker is closed, retires it (see the file comment) and returns
+  // true; otherwise returns false having done nothing. Takes the lock, so a
+  // failure being settled either trips the breaker first (and it is not
+  // retired) or finds it retired.
+  bool Retire() noexcept;
+
+  // Whether the breaker is retired.
+  bool IsRetired() const noexcept {
+    return (word_.load(std::memory_order_acquire) & word::kStateMask) ==
+           word::kRetired;
+  }
+
+  // Breaker::ClosedGeneration()
+  //
+  // The current generation when the breaker is closed, else kNoGeneration:
+  // what an outcome brought over from a retired breaker of the same peer is
+  // settled under.
+  std::uint64_t ClosedGeneration() const noexcept {
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    return word::StateOf(w) == State::kClosed ? word::GenerationOf(w)
+                                              : kNoGeneration;
+  }
+
+  // Manual control. Each returns the transition it made (if any), or one
+  // marked `retired` having done nothing.
   Transition Open(const Clock& clock) noexcept;
   Transition Close(const Clock& clock) noexcept;
   Transition HalfOpen() noexcept;
@@ -221,7 +265,8 @@ class Breaker : public BreakerHot {
 
   // Breaker::EffectiveState()
   //
-  // As DESIGN.md's `state()`: open past its timeout reads half-open.
+  // As DESIGN.md's `state()`: open past its timeout reads half-open, and a
+  // retired breaker (closed when it was dropped) reads closed.
   State EffectiveState(const Clock& clock) const noexcept;
 
   // Whether the breaker is closed (the only state idle eviction may drop).

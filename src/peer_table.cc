@@ -194,10 +194,11 @@ Entry* PeerTable::Insert(std::string_view key, std::uint64_t hash,
 }
 
 Entry* PeerTable::AcquireHandle(std::string_view key, std::uint64_t hash,
-                                const Policy* policy) {
+                                const Policy* policy, bool* created) {
   MutexLock lock(&mu_);
-  bool created = false;
-  Entry* e = InsertLocked(key, hash, policy, &created);
+  bool made = false;
+  Entry* e = InsertLocked(key, hash, policy, &made);
+  if (created != nullptr) *created = made;
   e->handles.fetch_add(1, std::memory_order_relaxed);
   return e;
 }
@@ -261,9 +262,13 @@ void PeerTable::GrowLocked() {
   Epoch::TryReclaim();
 }
 
-bool PeerTable::EvictableLocked(const Entry* e) const {
-  return e->handles.load(std::memory_order_relaxed) == 0 &&
-         e->breaker.IsClosed();
+bool PeerTable::RetireLocked(Entry* e) {
+  // Acquire: the last holder's release of its handle happens before the
+  // entry is retired, hence before its memory is freed and reused. No handle
+  // can appear meanwhile: new ones are counted under this mutex, and copies
+  // only while one exists.
+  return e->handles.load(std::memory_order_acquire) == 0 &&
+         e->breaker.Retire();
 }
 
 void PeerTable::UnlinkLocked(Entry* e) {
@@ -311,7 +316,7 @@ std::size_t PeerTable::EvictOverCap(std::size_t cap, const Entry* keep) {
     std::uint64_t stamp = e->era.load(std::memory_order_relaxed);
     if (stamp > era) {
       QueueLocked(e, stamp);  // used since it was queued
-    } else if (e != keep && EvictableLocked(e)) {
+    } else if (e != keep && RetireLocked(e)) {
       UnlinkLocked(e);
       ++dropped;
     } else {
@@ -352,7 +357,7 @@ std::size_t PeerTable::SweepIdle(std::int64_t now_ns, std::int64_t idle_ns) {
     std::uint64_t stamp = e->era.load(std::memory_order_relaxed);
     if (stamp > era) {
       QueueLocked(e, stamp);
-    } else if (EvictableLocked(e)) {
+    } else if (RetireLocked(e)) {
       UnlinkLocked(e);
       ++dropped;
     } else {

@@ -12,7 +12,11 @@
 // addresses are stable for as long as a reader is pinned.
 //
 // Eviction keeps the table under `max_peers` (least recently used first) and
-// drops closed peers idle for longer than the idle timeout. Recency is kept
+// drops closed peers idle for longer than the idle timeout. An entry goes
+// only if no handle holds it and its breaker is closed, and it retires the
+// breaker (Breaker::Retire) before unlinking it, under the table mutex: a
+// call still holding the entry then records its outcome on the peer's live
+// entry, and a lookup under the mutex never finds a retired entry. Recency is kept
 // without writes on the hot path: an admission stamps its entry with the
 // table's current "era" only when the stamp differs, and the era moves only
 // when a peer is inserted or a sweep runs. A min-heap orders entries by the
@@ -59,8 +63,10 @@ struct alignas(64) Entry {
   Breaker breaker;  // at offset 40: its first 24 bytes end the first line
 
   std::atomic<std::uint64_t> era;  // recency stamp; see the file comment
-  std::atomic<std::uint32_t> handles{0};     // PeerHandles; changed under
-                                             // the table mutex or by a holder
+  // PeerHandles. Raised under the table mutex, or by a holder copying its
+  // handle; lowered by a holder with release, which eviction's acquire load
+  // pairs with (the entry's memory is reused after eviction).
+  std::atomic<std::uint32_t> handles{0};
   bool unlinked = false;                     // table mutex
   std::uint64_t queued_era = 0;              // table mutex
 
@@ -148,7 +154,8 @@ class PeerTable {
   // PeerTable::Insert()
   //
   // The entry for `key`, inserting a new one with `policy` if there is none
-  // (`*created` says which). May throw std::bad_alloc. REQUIRES: pinned.
+  // (`*created` says which); never a retired one. May throw std::bad_alloc.
+  // REQUIRES: pinned.
   Entry* Insert(std::string_view key, std::uint64_t hash, const Policy* policy,
                 bool* created);
 
@@ -166,10 +173,10 @@ class PeerTable {
 
   // PeerTable::AcquireHandle()
   //
-  // Counts a handle on the entry for `key` (inserting it as Insert does), so
-  // eviction skips it. REQUIRES: pinned.
+  // Counts a handle on the entry for `key` (inserting it as Insert does,
+  // setting `*created` when given), so eviction skips it. REQUIRES: pinned.
   Entry* AcquireHandle(std::string_view key, std::uint64_t hash,
-                       const Policy* policy);
+                       const Policy* policy, bool* created = nullptr);
 
   // PeerTable::EvictOverCap()
   //
@@ -190,13 +197,16 @@ class PeerTable {
 
   // PeerTable::ForEach()
   //
-  // Calls `f(Entry*)` for every entry in the current table. REQUIRES: pinned.
+  // Calls `f(Entry*)` for every entry in the current table, but retired ones
+  // (being unlinked). REQUIRES: pinned.
   template <class F>
   void ForEach(F&& f) const {
     const Table* t = table_.load(std::memory_order_acquire);
     for (std::size_t i = 0; i < t->capacity; ++i) {
       std::uintptr_t v = t->slots[i].load(std::memory_order_acquire);
-      if (v != 0 && v != kTombstone) f(Untag(v));
+      if (v == 0 || v == kTombstone) continue;
+      Entry* e = Untag(v);
+      if (!e->breaker.IsRetired()) f(e);
     }
   }
 
@@ -247,7 +257,9 @@ class PeerTable {
                       const Policy* policy, bool* created)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void GrowLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool EvictableLocked(const Entry* e) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // When `e` may go (no handle, closed), retires its breaker and returns
+  // true; otherwise false.
+  bool RetireLocked(Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnlinkLocked(Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void QueueLocked(Entry* e, std::uint64_t era) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pops the heap's oldest; false when empty.

@@ -31,29 +31,6 @@ std::uint64_t SeedFrom(std::uint64_t seed) {
   return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
 }
 
-// Unpins on scope exit unless released (the pin then belongs to a Context).
-class PinGuard {
- public:
-  PinGuard() noexcept : token_(Epoch::Pin()) {}
-  ~PinGuard() {
-    if (held_) Epoch::Unpin(token_);
-  }
-  PinGuard(const PinGuard&) = delete;
-  PinGuard& operator=(const PinGuard&) = delete;
-  std::uint32_t Release() noexcept {
-    held_ = false;
-    return token_;
-  }
-
- private:
-  std::uint32_t token_;
-  bool held_ = true;
-};
-
-}  // namespace
-
-namespace {
-
 // CoarseSlackNs()
 //
 // For the default clock, how far CLOCK_MONOTONIC_COARSE may lag
@@ -163,18 +140,51 @@ const Policy* SetCore::PolicyForNewPeer(std::string_view peer) {
   return Intern(chosen);
 }
 
-Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash) {
-  if (Entry* e = table_.Find(peer, hash)) [[likely]] return e;
-  const Policy* policy = PolicyForNewPeer(peer);
+Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash,
+                             bool take_handle) {
+  Entry* e = table_.Find(peer, hash);
+  if (e != nullptr && !take_handle && !e->breaker.IsRetired()) [[likely]] {
+    return e;
+  }
+  // A retired entry's policy is its peer's (a configure() since is in
+  // overrides_, which Adopt applies).
+  const Policy* policy =
+      e != nullptr ? e->breaker.policy() : PolicyForNewPeer(peer);
   bool created = false;
-  Entry* e = table_.Insert(peer, hash, policy, &created);
+  e = take_handle ? table_.AcquireHandle(peer, hash, policy, &created)
+                  : table_.Insert(peer, hash, policy, &created);
   if (created) {
-    if (options_.max_peers > 0 && table_.size() > options_.max_peers) {
-      table_.EvictOverCap(options_.max_peers, e);
+    try {
+      Adopt(e, peer, policy);
+    } catch (...) {
+      if (take_handle) ReleaseHandle(e);  // no handle will own it
+      throw;
     }
-    MaybeSweep();
   }
   return e;
+}
+
+void SetCore::Adopt(Entry* e, std::string_view peer, const Policy* used) {
+  {
+    // Serialised with Configure's update of overrides_ and of the entry it
+    // finds: whichever runs last leaves the last configure()'s policy, even
+    // when one ran while `used` was chosen (options_for runs unlocked).
+    MutexLock lock(&mu_);
+    auto it = overrides_.find(absl::string_view(peer.data(), peer.size()));
+    if (it != overrides_.end() && it->second != used) {
+      e->breaker.SetPolicy(it->second);
+    }
+  }
+  if (options_.max_peers > 0 && table_.size() > options_.max_peers) {
+    table_.EvictOverCap(options_.max_peers, e);
+  }
+  MaybeSweep();
+}
+
+Entry* SetCore::FindLive(std::string_view peer,
+                         std::uint64_t hash) const noexcept {
+  Entry* e = table_.Find(peer, hash);
+  return e != nullptr && !e->breaker.IsRetired() ? e : nullptr;
 }
 
 void SetCore::MaybeSweep() {
@@ -193,20 +203,13 @@ void SetCore::MaybeSweep() {
   table_.SweepIdle(now, idle_ns_);
 }
 
-Admitted SetCore::Admit(std::string_view peer, absl::Status* status) {
-  PinGuard pin;
-  Entry* e = FindOrCreate(peer, PeerTable::Hash(peer));
-  return AdmitEntry(e, pin.Release(), status);
-}
-
 Admitted SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
                              absl::Status* status) {
-  table_.Touch(e);
   Admitted a;
-  a.entry = e;
-  a.pin = pin;
   a.decision = e->breaker.Admit(*clock_);
   const Decision& d = a.decision;
+  if (d.retired) [[unlikely]] return a;
+  table_.Touch(e);
   if (d.transition.happened) Report(e, d.transition);
   if (d.admitted) [[likely]] {
     if (e->breaker.TimesCalls()) a.start_ns = ToNanos(clock_->now());
@@ -258,7 +261,7 @@ std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
 }
 
 bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
-                             Rejection* why, absl::Status* status) noexcept {
+                             Rejection* why, absl::Status* status) {
   // An open (or forced-open) breaker before its deadline: the common
   // rejection, without the general Admit and its Decision.
   // The deadline is checked first on the coarse clock (a few ns, against
@@ -286,6 +289,11 @@ bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
     }
   }
   Admitted a = AdmitEntry(e, pin, status);
+  if (a.decision.retired) [[unlikely]] {
+    // Dropped from the table since it was found: the peer's live entry.
+    Entry* live = CreatePinned(e->key(), e->hash, pin);
+    return AdmitEntryInto(live, pin, ctx, why, status);
+  }
   if (a.decision.admitted) {
     Arm(ctx, e, a.decision.generation, a.start_ns, pin, a.decision.probe);
     return true;
@@ -295,15 +303,17 @@ bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
   return false;
 }
 
-Context SetCore::MakeContext(const Admitted& a) noexcept {
-  return Context(this, a.entry, a.decision.generation, a.start_ns, a.pin,
-                 a.decision.probe);
-}
-
 void SetCore::Settle(Entry* e, std::uint64_t generation, bool probe,
                      Outcome outcome, std::int64_t start_ns,
                      std::uint32_t pin) noexcept {
   Settled s = e->breaker.Settle(generation, probe, outcome, start_ns, *clock_);
+  if (s.retired) [[unlikely]] {
+    e = SettleOnLive(e, s.late, outcome, start_ns, &s);
+    if (e == nullptr) {
+      Epoch::Unpin(pin);
+      return;
+    }
+  }
   if (outcome == Outcome::kSuccess) {
     events_.Success(e->key());
   } else if (outcome == Outcome::kFailure) {
@@ -318,6 +328,27 @@ void SetCore::Settle(Entry* e, std::uint64_t generation, bool probe,
   }
   if (s.transition.happened) Report(e, s.transition);
   Epoch::Unpin(pin);
+}
+
+Entry* SetCore::SettleOnLive(Entry* dropped, bool late, Outcome outcome,
+                             std::int64_t start_ns, Settled* s) noexcept {
+  // `dropped` was closed when it was retired, and a call admitted under its
+  // last generation was admitted closed: it is no probe. On the live
+  // breaker it counts as if admitted now when that one is closed, and as a
+  // late outcome otherwise. The live entry may be retired in turn before
+  // the outcome lands: then again.
+  try {
+    for (;;) {
+      Entry* live = FindOrCreate(dropped->key(), dropped->hash);
+      std::uint64_t generation =
+          late ? kNoGeneration : live->breaker.ClosedGeneration();
+      *s = live->breaker.Settle(generation, /*probe=*/false, outcome, start_ns,
+                                *clock_);
+      if (!s->retired) return live;
+    }
+  } catch (...) {
+    return nullptr;  // out of memory re-creating the peer
+  }
 }
 
 void SetCore::Report(Entry* e, const Transition& t) noexcept {
@@ -363,10 +394,25 @@ void SetCore::AddMatcher(Matcher m, bool ignore) {
   }
 }
 
+template <class F>
+Entry* SetCore::ChangeLive(std::string_view peer, std::uint64_t hash,
+                           F change, Transition* t) {
+  for (;;) {
+    Entry* e = FindOrCreate(peer, hash);
+    *t = change(e->breaker);
+    if (!t->retired) return e;  // else retired before the change landed
+  }
+}
+
 void SetCore::Control(std::string_view peer, Manual what) {
-  PinGuard pin;
-  Entry* e = FindOrCreate(peer, PeerTable::Hash(peer));
-  Breaker& b = e->breaker;
+  EpochGuard pin;
+  Transition t;
+  Entry* e = ChangeLive(peer, PeerTable::Hash(peer),
+                        [&](Breaker& b) { return Apply(b, what); }, &t);
+  if (t.happened) Report(e, t);
+}
+
+Transition SetCore::Apply(Breaker& b, Manual what) const noexcept {
   Transition t;
   switch (what) {
     case Manual::kOpen:
@@ -385,21 +431,21 @@ void SetCore::Control(std::string_view peer, Manual what) {
       t = b.Disable();
       break;
   }
-  if (t.happened) Report(e, t);
+  return t;
 }
 
 void SetCore::Configure(std::string_view peer, const BreakerOptions& options) {
   if (absl::Status s = options.validate(); !s.ok()) {
     throw std::invalid_argument(std::string(s.message()));
   }
-  const Policy* policy;
-  {
-    MutexLock lock(&mu_);
-    policy = Intern(options);
-    overrides_[absl::string_view(peer.data(), peer.size())] = policy;
-  }
-  PinGuard pin;
-  if (Entry* e = table_.Find(peer, PeerTable::Hash(peer))) {
+  EpochGuard pin;
+  // One critical section with Adopt's check of overrides_ on a new entry:
+  // an entry created while this runs either is found here or finds this
+  // override there.
+  MutexLock lock(&mu_);
+  const Policy* policy = Intern(options);
+  overrides_[absl::string_view(peer.data(), peer.size())] = policy;
+  if (Entry* e = FindLive(peer, PeerTable::Hash(peer))) {
     e->breaker.SetPolicy(policy);
   }
 }
@@ -407,7 +453,7 @@ void SetCore::Configure(std::string_view peer, const BreakerOptions& options) {
 State SetCore::StateOf(std::string_view peer) const {
   if (!CheckPeer(peer).ok()) return State::kClosed;
   EpochGuard pin;
-  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  Entry* e = FindLive(peer, PeerTable::Hash(peer));
   return e == nullptr ? State::kClosed : e->breaker.EffectiveState(*clock_);
 }
 
@@ -437,27 +483,22 @@ PeerSnapshot SetCore::SnapshotOf(Entry* e) const {
 std::optional<PeerSnapshot> SetCore::Snapshot(std::string_view peer) const {
   if (!CheckPeer(peer).ok()) return std::nullopt;
   EpochGuard pin;
-  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  Entry* e = FindLive(peer, PeerTable::Hash(peer));
   if (e == nullptr) return std::nullopt;
   return SnapshotOf(e);
 }
 
 Entry* SetCore::AcquireHandle(std::string_view peer) {
-  std::uint64_t hash = PeerTable::Hash(peer);
-  const Policy* policy;
-  {
-    EpochGuard pin;
-    if (Entry* e = table_.Find(peer, hash)) {
-      // Counted under the table mutex so eviction cannot race with it.
-      return table_.AcquireHandle(peer, hash, e->breaker.policy());
-    }
-  }
-  policy = PolicyForNewPeer(peer);
+  // The handle is counted under the table mutex, so eviction cannot race
+  // with it; the entry then stays without a pin.
   EpochGuard pin;
-  return table_.AcquireHandle(peer, hash, policy);
+  return FindOrCreate(peer, PeerTable::Hash(peer), /*take_handle=*/true);
 }
 
 void SetCore::ReleaseHandle(Entry* e) noexcept {
+  // Release: this holder's uses of the entry happen before an eviction that
+  // reads the count with acquire (PeerTable::RetireLocked), hence before
+  // the entry's memory is reused. The entry is not touched after this.
   e->handles.fetch_sub(1, std::memory_order_release);
 }
 
@@ -482,15 +523,19 @@ void SetCore::apply_remote(std::string_view peer, State state,
   (void)epoch;  // ordering is the store's job; the breaker only extends opens
   if (!CheckPeer(peer).ok()) return;
   try {
-    PinGuard pin;
-    std::uint64_t hash = PeerTable::Hash(peer);
-    Entry* e = table_.Find(peer, hash);
-    if (e == nullptr) {
-      if (state == State::kClosed) return;  // nothing to close
-      e = FindOrCreate(peer, hash);
+    EpochGuard pin;
+    const std::uint64_t hash = PeerTable::Hash(peer);
+    if (state == State::kClosed && FindLive(peer, hash) == nullptr) {
+      return;  // nothing to close
     }
-    Transition t = e->breaker.ApplyRemote(
-        state, absl::ToInt64Nanoseconds(remaining), *clock_);
+    Transition t;
+    Entry* e = ChangeLive(
+        peer, hash,
+        [&](Breaker& b) {
+          return b.ApplyRemote(state, absl::ToInt64Nanoseconds(remaining),
+                               *clock_);
+        },
+        &t);
     if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store
   } catch (...) {
     // Out of memory on the store's thread: the remote state is dropped.
@@ -507,7 +552,7 @@ namespace circuit::internal {
 bool SetCore::WouldAdmit(std::string_view peer) const {
   if (!CheckPeer(peer).ok()) return false;
   EpochGuard pin;
-  Entry* e = table_.Find(peer, PeerTable::Hash(peer));
+  Entry* e = FindLive(peer, PeerTable::Hash(peer));
   return e == nullptr || WouldAdmit(e);
 }
 

@@ -7,6 +7,11 @@
 // Every path that touches an entry is pinned (epoch.h) from before its
 // lookup until after its last use of the entry; a context keeps its pin
 // until it is settled.
+//
+// An entry found without the table mutex may be retired (dropped from the
+// table: peer_table.h) by the time it is used. Admissions and manual
+// changes then look the peer up again, and an outcome is recorded on the
+// peer's live entry (SettleOnLive), made anew if need be.
 
 #ifndef CIRCUIT_SRC_SET_CORE_H_
 #define CIRCUIT_SRC_SET_CORE_H_
@@ -41,10 +46,8 @@ using Matcher = bool (*)(const std::exception_ptr&);
 
 // What admission decided, before it is shaped into an exception or status.
 struct Admitted {
-  Entry* entry = nullptr;
   Decision decision;
-  std::uint32_t pin = 0;  // held while admitted
-  std::int64_t start_ns = 0;
+  std::int64_t start_ns = kUntimed;
 };
 
 // Why AdmitInto() did not admit.
@@ -79,10 +82,11 @@ class SetCore final : public CoreHot, public StoreSink {
                                               Context* ctx, Rejection* why,
                                               absl::Status* status);
   // As AdmitInto for an entry already found and pinned (`pin`); the pin is
-  // handed to the context, or released when rejected.
+  // handed to the context, or released when rejected or on a throw. May
+  // throw std::bad_alloc (re-creating a peer whose entry was retired).
   ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitEntryInto(Entry* e, std::uint32_t pin,
                                                    Context* ctx, Rejection* why,
-                                                   absl::Status* status) noexcept;
+                                                   absl::Status* status);
 
   // SetCore::SettleFast()
   //
@@ -93,17 +97,6 @@ class SetCore final : public CoreHot, public StoreSink {
 
   // Validates a peer id: OK or kInvalidArgument naming what is wrong.
   absl::Status CheckPeer(std::string_view peer) const;
-
-  // SetCore::Admit()
-  //
-  // Pins, finds or creates the peer, and asks its breaker. When admitted the
-  // pin is kept (handed to the Context); otherwise released. When
-  // `want_status`, fills `*status` with the peer's rejection status.
-  // REQUIRES: CheckPeer(peer) is OK. May throw std::bad_alloc.
-  Admitted Admit(std::string_view peer, absl::Status* status);
-  Admitted AdmitEntry(Entry* e, std::uint32_t pin, absl::Status* status);
-
-  Context MakeContext(const Admitted& a) noexcept;
 
   // Records an outcome and releases the context's pin.
   void Settle(Entry* e, std::uint64_t generation, bool probe, Outcome outcome,
@@ -168,7 +161,11 @@ class SetCore final : public CoreHot, public StoreSink {
   Entry* CreatePinned(std::string_view peer, std::uint64_t hash,
                       std::uint32_t pin);
   bool AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
-                      Rejection* why, absl::Status* status) noexcept;
+                      Rejection* why, absl::Status* status);
+  // Asks `e`'s breaker; when it admits, the pin is kept for the context;
+  // when it rejects, the pin is released; when it is retired, nothing is
+  // done (decision.retired).
+  Admitted AdmitEntry(Entry* e, std::uint32_t pin, absl::Status* status);
 
   struct Classifier {
     std::vector<Matcher> handled;
@@ -182,7 +179,34 @@ class SetCore final : public CoreHot, public StoreSink {
   // Returns the interned policy for `options` (validated).
   const Policy* Intern(const BreakerOptions& options)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Entry* FindOrCreate(std::string_view peer, std::uint64_t hash);
+
+  // SetCore::FindOrCreate()
+  //
+  // The peer's live entry; when there is none, creates it (see Adopt), and
+  // with `take_handle` counts a handle on it either way. May throw
+  // std::bad_alloc. REQUIRES: pinned.
+  Entry* FindOrCreate(std::string_view peer, std::uint64_t hash,
+                      bool take_handle = false);
+  // What every new entry `e` of `peer`, made with `used`, goes through: the
+  // peer's configure() override if one came meanwhile, then the cap and the
+  // idle sweep.
+  void Adopt(Entry* e, std::string_view peer, const Policy* used);
+  // The peer's entry unless there is none or it is retired. REQUIRES: pinned.
+  Entry* FindLive(std::string_view peer, std::uint64_t hash) const noexcept;
+  // Records on the live entry of `dropped`'s peer an outcome that found
+  // `dropped` retired (`late`: see Settled::retired), filling `*s`. Returns
+  // that entry, or null when there was no memory to make it (the outcome is
+  // then lost with its peer). REQUIRES: pinned.
+  Entry* SettleOnLive(Entry* dropped, bool late, Outcome outcome,
+                      std::int64_t start_ns, Settled* s) noexcept;
+  // Applies `change` (Breaker& -> Transition) to the peer's live entry,
+  // created if need be, and returns that entry, the transition in `*t`.
+  // May throw std::bad_alloc. REQUIRES: pinned.
+  template <class F>
+  Entry* ChangeLive(std::string_view peer, std::uint64_t hash, F change,
+                    Transition* t);
+  // Control's change to one breaker.
+  Transition Apply(Breaker& b, Manual what) const noexcept;
   void Report(Entry* e, const Transition& t) noexcept;
   void MaybeSweep();
 
@@ -239,13 +263,12 @@ inline bool SetCore::AdmitInto(std::string_view peer, Context* ctx,
 }
 
 inline bool SetCore::AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
-                                    Rejection* why,
-                                    absl::Status* status) noexcept {
+                                    Rejection* why, absl::Status* status) {
   std::uint64_t generation;
   if (e->breaker.AdmitsClosed(&generation)) [[likely]] {
     table_.Touch(e);
     if (events_.has_listeners()) [[unlikely]] events_.BeforeCall(e->key());
-    Arm(ctx, e, generation, 0, pin, /*probe=*/false);
+    Arm(ctx, e, generation, kUntimed, pin, /*probe=*/false);
     return true;
   }
   return AdmitEntrySlow(e, pin, ctx, why, status);

@@ -6,10 +6,12 @@
 // with a result predicate, and SetOptions::failure_codes.
 
 #include <atomic>
+#include <latch>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include <boost/test/data/monomorphic.hpp>
@@ -425,6 +427,139 @@ BOOST_AUTO_TEST_CASE(HandlesGetItsPolicyToo) {
   h.context().fail();
 
   BOOST_TEST(h.state() == State::kOpen);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// configure() called while its peer is being created (options_for runs
+// outside every lock) is not lost, however the peer is created.
+namespace {
+
+// A store that only hands the set's sink to the test.
+class SinkCatcher : public circuit::StateStore {
+ public:
+  void attach(circuit::StoreSink* sink, const BreakerOptions&) override {
+    sink_ = sink;
+  }
+  void detach(circuit::StoreSink*) override { sink_ = nullptr; }
+  void record_failure(std::string_view, absl::Time) override {}
+  void record_transition(std::string_view, State, State,
+                         absl::Duration) override {}
+  bool healthy() const override { return true; }
+
+  circuit::StoreSink* sink() const { return sink_; }
+
+ private:
+  circuit::StoreSink* sink_ = nullptr;
+};
+
+// A set whose options_for configures the peer it is asked about to open on
+// the first failure, and then returns the defaults.
+struct ConfiguringOptionsFor {
+  ManualClock clock;
+  std::shared_ptr<SinkCatcher> store = std::make_shared<SinkCatcher>();
+  CircuitBreakerSet set{[this] {
+    SetOptions options = WithClock(clock);
+    options.store = store;
+    options.options_for = [this](std::string_view peer) {
+      set.configure(peer, OpensOnFirstFailure());
+      return BreakerOptions{};
+    };
+    return options;
+  }()};
+};
+
+// A set whose options_for, asked about a new peer, returns `chosen` only
+// once the test lets it (CreateWhile): configure() calls made meanwhile on
+// another thread race with the peer's creation.
+struct HeldCreation {
+  // Creates "p" on another thread and runs `meanwhile` while its creation
+  // waits in options_for.
+  template <class F>
+  void CreateWhile(F meanwhile) {
+    std::thread creator([this] { set.context("p").succeed(); });
+    creating.wait();
+    meanwhile();
+    configured.count_down();
+    creator.join();
+  }
+
+  ManualClock clock;
+  BreakerOptions chosen;
+  std::latch creating{1};
+  std::latch configured{1};
+  CircuitBreakerSet set{[this] {
+    SetOptions options = WithClock(clock);
+    options.options_for = [this](std::string_view) {
+      creating.count_down();
+      configured.wait();
+      return chosen;
+    };
+    return options;
+  }()};
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(ConfigureDuringCreationTest, ConfiguringOptionsFor)
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerAContextCreates) {
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerAHandleCreates) {
+  circuit::PeerHandle h = set.handle("p");
+
+  h.context().fail();
+
+  BOOST_TEST(h.state() == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerAManualControlCreates) {
+  set.close("p");
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(WinsForAPeerTheStoreCreates) {
+  BOOST_REQUIRE(store->sink() != nullptr);
+  store->sink()->apply_remote("p", State::kOpen, absl::Seconds(5), 1);
+  BOOST_REQUIRE(set.state("p") == State::kOpen);
+  set.close("p");
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(ConfigureRacingCreationTest, HeldCreation)
+
+BOOST_AUTO_TEST_CASE(AConfigureThatReturnsDuringCreationWins) {
+  CreateWhile([this] { set.configure("p", OpensOnFirstFailure()); });
+
+  set.context("p").fail();
+
+  BOOST_TEST(set.state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(TheLastOfTwoConfiguresDuringCreationWins) {
+  chosen = OpensOnFirstFailure();
+  BreakerOptions two;
+  two.max_failures = 2;
+
+  CreateWhile([&] {
+    set.configure("p", OpensOnFirstFailure());
+    set.configure("p", two);
+  });
+
+  BOOST_TEST(FailuresToOpen(set, "p") == 3);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -5,8 +5,12 @@
 // lookup, and keeps its peer from being dropped by `max_peers` or by idle
 // sweeps for as long as any copy of it exists.
 
+#include <atomic>
+#include <cstddef>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -34,13 +38,14 @@ struct Fixture {
   }()};
 };
 
-// A set that tracks at most one peer.
+// A set that tracks at most `kCap` peers.
+template <std::size_t kCap>
 struct CappedFixture {
   ManualClock clock;
   CircuitBreakerSet set{[this] {
     SetOptions options;
     options.clock = &clock;
-    options.max_peers = 1;
+    options.max_peers = kCap;
     return options;
   }()};
 };
@@ -186,7 +191,7 @@ BOOST_AUTO_TEST_CASE(TwoHandlesToOnePeerAreOneEntry) {
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
-BOOST_FIXTURE_TEST_SUITE(PeerHandleCapTest, CappedFixture)
+BOOST_FIXTURE_TEST_SUITE(PeerHandleCapTest, CappedFixture<1>)
 
 BOOST_AUTO_TEST_CASE(WithoutAHandleTheIdlePeerIsEvicted) {
   set.context("a").succeed();
@@ -294,6 +299,131 @@ BOOST_AUTO_TEST_CASE(AHandleKeepsItsHistoryThroughIdleTime) {
 
   BOOST_REQUIRE(Tracked(set, "a"));
   BOOST_TEST(set.snapshot("a")->failures == 3u);  // not a re-created peer
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// A handle to a new peer keeps the set under max_peers as a context does:
+// idle closed peers make room; handled ones never do.
+BOOST_FIXTURE_TEST_SUITE(PeerHandleCreationTest, CappedFixture<4>)
+
+BOOST_AUTO_TEST_CASE(HandlesToNewPeersEvictIdleOnes) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  std::vector<PeerHandle> handles;
+  for (const char* p : {"w", "x", "y", "z"}) handles.push_back(set.handle(p));
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(!Tracked(set, p));
+  for (const char* p : {"w", "x", "y", "z"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleThatReachesTheCapEvictsNothing) {
+  for (const char* p : {"a", "b", "c"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("d");
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleOneOverTheCapEvictsTheOldestIdlePeer) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("e");
+
+  BOOST_TEST(set.size() == 4u);
+  BOOST_TEST(!Tracked(set, "a"));
+  for (const char* p : {"b", "c", "d", "e"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(AHandleToAKnownPeerEvictsNothing) {
+  for (const char* p : {"a", "b", "c", "d"}) set.context(p).succeed();
+
+  PeerHandle h = set.handle("a");
+
+  BOOST_TEST(set.size() == 4u);
+  for (const char* p : {"a", "b", "c", "d"}) BOOST_TEST(Tracked(set, p));
+}
+
+BOOST_AUTO_TEST_CASE(HandledPeersStayEvenPastTheCap) {
+  std::vector<PeerHandle> handles;
+  for (const char* p : {"a", "b", "c", "d", "e"}) {
+    handles.push_back(set.handle(p));
+  }
+
+  BOOST_TEST(set.size() == 5u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_FIXTURE_TEST_SUITE(PeerHandleIdleCreationTest, IdleFixture)
+
+BOOST_AUTO_TEST_CASE(AHandleToANewPeerSweepsIdleOnes) {
+  set.context("a").succeed();
+  clock.advance(kIdle / 4);
+  set.context("c").succeed();  // a new peer: sweeps, marking a's last use
+  clock.advance(2 * kIdle);
+
+  PeerHandle h = set.handle("b");
+
+  BOOST_TEST(!Tracked(set, "a"));
+  BOOST_TEST(Tracked(set, "b"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Handles dropped while another thread churns new peers through a small set:
+// a dropped handle's peer is evicted and its memory reused, and that must be
+// ordered after the handle's release (ThreadSanitizer checks it). The thread
+// that drops the handles does nothing the evicting thread could synchronise
+// with until the entries are reused; each handle names its own peer while it
+// lives.
+BOOST_AUTO_TEST_SUITE(PeerHandleChurnTest)
+
+BOOST_AUTO_TEST_CASE(AReleasedHandlesEntryIsReusedOnlyAfterItsRelease) {
+  constexpr int kRounds = 30;
+  constexpr int kHandles = 16;
+  constexpr long kChurnPerRound = 300;  // several reclamation batches
+  ManualClock clock;
+  SetOptions options;
+  options.clock = &clock;
+  options.max_peers = 4;
+  CircuitBreakerSet set(options);
+  std::atomic<long> churned{0};
+  std::atomic<bool> done{false};
+  long wrong_peer = 0;
+
+  std::thread churner([&] {
+    for (long i = 0; !done.load(std::memory_order_relaxed); ++i) {
+      set.context("churn-" + std::to_string(i)).succeed();
+      churned.store(i + 1, std::memory_order_relaxed);
+    }
+  });
+  for (int r = 0; r < kRounds; ++r) {
+    std::vector<PeerHandle> handles;
+    for (int i = 0; i < kHandles; ++i) {
+      const std::string name =
+          "held-" + std::to_string(r) + "-" + std::to_string(i);
+      handles.push_back(set.handle(name));
+      PeerHandle copy = handles.back();
+      if (copy.peer() != name) ++wrong_peer;
+      copy.context().succeed();
+    }
+    const long mark = churned.load(std::memory_order_relaxed);
+    handles.clear();
+    while (churned.load(std::memory_order_relaxed) < mark + kChurnPerRound) {
+      std::this_thread::yield();
+    }
+  }
+  done.store(true, std::memory_order_relaxed);
+  churner.join();
+  set.context("last").succeed();  // every handle is gone: all may go
+
+  BOOST_TEST(wrong_peer == 0);
+  BOOST_TEST(set.size() == 4u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -381,6 +381,21 @@ BreakerOptions SlowOptions() {
   o.time_unit = absl::Seconds(60);
   return o;
 }
+
+// Admits `n` calls to `peer` with the slow-call rule off, then turns it on
+// (over 2 s is slow, at half the calls, minimum_calls at its default of
+// 20); returns the calls, still in flight and untimed.
+std::vector<circuit::Context> AdmitThenTurnTheRuleOn(CircuitBreakerSet& set,
+                                                     std::string_view peer,
+                                                     int n) {
+  std::vector<circuit::Context> in_flight;
+  for (int i = 0; i < n; ++i) in_flight.push_back(set.context(peer));
+  BreakerOptions o;
+  o.slow_call_duration = absl::Seconds(2);
+  o.slow_call_rate_threshold = 0.5;
+  set.configure(peer, o);
+  return in_flight;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ACallOfExactlyTheDurationIsNotSlow) {
@@ -458,6 +473,62 @@ BOOST_AUTO_TEST_CASE(SlowCallsNeverTripWithoutTheRateThreshold) {
   }
 
   BOOST_TEST(set->state("p") == State::kClosed);
+}
+
+// Calls admitted before the rule was turned on were not timed: they are not
+// slow, but they count as calls.
+BOOST_AUTO_TEST_CASE(TurningTheRuleOnDoesNotMakeCallsInFlightSlow) {
+  ManualClock clock;
+  clock.advance(absl::Hours(1));  // far from the clock's zero
+  auto set = MakeSet(BreakerOptions{}, clock);
+  std::vector<circuit::Context> in_flight =
+      AdmitThenTurnTheRuleOn(*set, "p", 30);
+
+  for (circuit::Context& ctx : in_flight) ctx.succeed();
+
+  BOOST_TEST(set->state("p") == State::kClosed);
+  BOOST_TEST(set->snapshot("p")->trips == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(UntimedCallsCountAsCallsForTheRate) {
+  ManualClock clock;
+  clock.advance(absl::Hours(1));
+  auto set = MakeSet(BreakerOptions{}, clock);
+  for (circuit::Context& ctx : AdmitThenTurnTheRuleOn(*set, "p", 30)) {
+    ctx.succeed();
+  }
+  std::vector<circuit::Context> slow;
+  for (int i = 0; i < 30; ++i) slow.push_back(set->context("p"));
+  clock.advance(absl::Seconds(3));
+
+  for (int i = 0; i < 29; ++i) slow[i].succeed();  // 29 slow of 59 calls
+  BOOST_TEST(set->state("p") == State::kClosed);
+  slow[29].succeed();  // 30 of 60: reaches 0.5
+
+  BOOST_TEST(set->state("p") == State::kOpen);
+}
+
+BOOST_AUTO_TEST_CASE(TurningTheRuleOnDoesNotMakeCallsInFlightSlowOnTheRealClock) {
+  CircuitBreakerSet set;
+  std::vector<circuit::Context> in_flight = AdmitThenTurnTheRuleOn(set, "p", 30);
+
+  for (circuit::Context& ctx : in_flight) ctx.succeed();
+
+  BOOST_TEST(set.state("p") == State::kClosed);
+  BOOST_TEST(set.snapshot("p")->trips == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(ACallStartedAtTheClocksZeroIsTimed) {
+  ManualClock clock;  // reads absl::UnixEpoch(): zero nanoseconds
+  BreakerOptions o = SlowOptions();
+  o.minimum_calls = 1;
+  auto set = MakeSet(o, clock);
+  circuit::Context ctx = set->context("p");
+  clock.advance(absl::Seconds(5));
+
+  ctx.succeed();
+
+  BOOST_TEST(set->state("p") == State::kOpen);
 }
 
 BOOST_AUTO_TEST_CASE(SlowCallsFallOutOfTheWindow) {

@@ -15,6 +15,10 @@
 //     exception is escaping the context's scope (`std::uncaught_exceptions()`
 //     rose since the context was made) and a success otherwise.
 //   - A moved-from context records nothing.
+//   - The outcome is never lost to eviction: when the peer was dropped from
+//     the set (`SetOptions::max_peers`, `idle_timeout`) while the call was in
+//     flight, it is recorded on the peer's breaker as the set tracks it now,
+//     tracking the peer again if need be.
 //
 // NOTE: a destructor cannot see the type of an exception that escapes its
 // scope, so an escaping exception always counts as a failure, whatever
@@ -113,10 +117,8 @@ class Context {
   friend class internal::SetCore;
   friend class PeerHandle;
 
-  Context(internal::CoreHot* core, internal::Entry* entry,
-          std::uint64_t generation, std::int64_t start_ns, std::uint32_t epoch,
-          bool probe) noexcept;
-  // As above, with the thread's std::uncaught_exceptions() already read.
+  // An untimed call admitted under `generation`, holding the pin `epoch`;
+  // `uncaught` is the thread's std::uncaught_exceptions() now.
   Context(internal::CoreHot* core, internal::Entry* entry,
           std::uint64_t generation, std::uint32_t epoch, int uncaught) noexcept
       : core_(core),
@@ -139,7 +141,8 @@ class Context {
   internal::CoreHot* core_ = nullptr;
   internal::Entry* entry_ = nullptr;  // null once settled or moved from
   std::uint64_t generation_ = 0;      // the breaker's state when admitted
-  std::int64_t start_ns_ = 0;         // only read by the slow-call rule
+  // Only read by the slow-call rule; internal::kUntimed when not timed.
+  std::int64_t start_ns_ = internal::kUntimed;
   int uncaught_ = 0;                  // std::uncaught_exceptions() at birth
   std::uint32_t epoch_ = 0;           // reclamation epoch pinned by this call
   bool probe_ = false;
@@ -155,17 +158,6 @@ inline Context::Context(Context&& other) noexcept
       uncaught_(other.uncaught_),
       epoch_(other.epoch_),
       probe_(other.probe_) {}
-
-inline Context::Context(internal::CoreHot* core, internal::Entry* entry,
-                        std::uint64_t generation, std::int64_t start_ns,
-                        std::uint32_t epoch, bool probe) noexcept
-    : core_(core),
-      entry_(entry),
-      generation_(generation),
-      start_ns_(start_ns),
-      uncaught_(internal::UncaughtExceptions()),
-      epoch_(epoch),
-      probe_(probe) {}
 
 // A probe needs no check of its own (see BreakerHot::IsPlainSuccess).
 inline bool Context::settle_plain_success(

@@ -48,7 +48,17 @@ inline std::uint64_t Make(State s, std::uint32_t probes, std::uint64_t gen) {
          (static_cast<std::uint64_t>(probes) << kProbeShift) |
          (gen << kGenShift);
 }
+// A state value that no public State has: the breaker was dropped from its
+// set (src/breaker.h, Breaker::Retire). Neither closed nor disabled, and
+// stored with a new generation, so the closed paths below turn every call
+// that still holds the breaker to the general path.
+inline constexpr std::uint64_t kRetired = 7;
 }  // namespace word
+
+// A context's start time when its call was not timed (the slow-call rule was
+// off when it was admitted): such a call is never slow. Not 0, which a clock
+// may read.
+inline constexpr std::int64_t kUntimed = INT64_MIN;
 
 // BreakerHot
 //
@@ -109,7 +119,8 @@ struct BreakerHot {
   // Whether a success admitted under `generation` has nothing to do but be
   // counted: closed or disabled, not late, no failure run to reset, no
   // timing or rate rule. A probe never is: it was admitted half-open, and
-  // every transition out of half-open starts a new generation.
+  // every transition out of half-open starts a new generation. Nor is a call
+  // whose breaker was retired since (a new generation too).
   bool IsPlainSuccess(std::uint64_t generation) const noexcept {
     if (run_fast_.load(std::memory_order_relaxed) != 0) return false;
     std::uint64_t w = word_.load(std::memory_order_acquire);
