@@ -14,21 +14,8 @@ cd "$(dirname "$0")/.."
 packages=(g++ meson ninja-build pkg-config libabsl-dev libspdlog-dev)
 build=${BUILD_DIR:-build}
 
-# say, installed, install_missing
+# say, quiet, install_missing
 . scripts/lib.sh
-
-# Runs a build step quietly; shows its output only when it fails.
-quiet() {
-  local log
-  log=$(mktemp)
-  if ! "$@" >"$log" 2>&1; then
-    tail -n 40 "$log"
-    rm -f "$log"
-    echo "failed: $*" >&2
-    exit 1
-  fi
-  rm -f "$log"
-}
 
 install_missing "${packages[@]}"
 if [ ! -f "$build/build.ninja" ]; then

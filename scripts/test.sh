@@ -21,10 +21,11 @@ packages=(
   libbenchmark-dev                   # bench/ (built when -Dbench=true)
   valgrind                           # meson test --setup valgrind
   clang libclang-rt-14-dev           # sanitizer and fuzz builds
+  cmake                              # the CMake package's tests and CI
 )
 build=${BUILD_DIR:-build}
 
-# say, installed, install_missing
+# say, quiet, install_missing
 . scripts/lib.sh
 
 install_missing "${packages[@]}"
@@ -34,14 +35,14 @@ install_missing "${packages[@]}"
 stamp="$build/.configured-by-test-sh"
 if [ ! -f "$build/build.ninja" ]; then
   say "configuring $build/"
-  meson setup "$build"
+  quiet meson setup "$build"
 elif [ ! -f "$stamp" ] || [ "$installed_any" = 1 ]; then
   say "configuring $build/ again (new packages)"
-  meson setup --reconfigure "$build"
+  quiet meson setup --reconfigure "$build"
 fi
 touch "$stamp"
 
 say "compiling"
-meson compile -C "$build"
+quiet meson compile -C "$build"
 say "testing"
-meson test -C "$build" --print-errorlogs "$@"
+meson test -C "$build" --no-rebuild --print-errorlogs "$@"

@@ -5,9 +5,11 @@
 // File: circuit.h
 // -----------------------------------------------------------------------------
 //
-// The whole public API of the core library in one include. Start with
-// circuit/breaker_set.h. Adapters (circuit/redis_store.h, circuit/asio.h,
-// circuit/prometheus.h) are separate includes, present when built.
+// The whole public API of the core library in one include, with the
+// version macros. Start with circuit/breaker_set.h. Adapters
+// (circuit/redis_store.h, circuit/asio.h, circuit/prometheus.h) are separate
+// includes and, except the header-only Asio helpers, separate libraries
+// (libcircuit-redis, libcircuit-prometheus), present when built.
 
 #ifndef CIRCUIT_CIRCUIT_H_
 #define CIRCUIT_CIRCUIT_H_
@@ -20,5 +22,6 @@
 #include "circuit/options.h"      // IWYU pragma: export
 #include "circuit/state.h"        // IWYU pragma: export
 #include "circuit/state_store.h"  // IWYU pragma: export
+#include "circuit/version.h"      // IWYU pragma: export
 
 #endif  // CIRCUIT_CIRCUIT_H_
