@@ -190,6 +190,30 @@ class Churn {
   std::thread thread_;
 };
 
+// A context of `set` held by another thread until this object dies.
+class HeldElsewhere {
+ public:
+  HeldElsewhere(CircuitBreakerSet& set, std::string peer) {
+    thread_ = std::thread([this, &set, peer = std::move(peer)] {
+      Context ctx = set.context(peer);
+      held_.store(true);
+      held_.notify_one();
+      release_.wait(false);
+    });
+    held_.wait(false);
+  }
+  ~HeldElsewhere() {
+    release_.store(true);
+    release_.notify_one();
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> held_{false};
+  std::atomic<bool> release_{false};
+  std::thread thread_;
+};
+
 SetOptions ChurnedOptions() {
   SetOptions o;
   o.max_peers = 64;
@@ -281,13 +305,7 @@ BOOST_AUTO_TEST_CASE(PinsHeldAtForkDoNotStopReclamationInTheChild) {
   CircuitBreakerSet parent;
   // Another thread holds a context of `parent` across the fork (it does not
   // exist in the child), and so does this thread (it does).
-  std::atomic<bool> held{false}, release{false};
-  std::thread holder([&] {
-    Context ctx = parent.context("held-by-other");
-    held.store(true);
-    while (!release.load()) std::this_thread::yield();
-  });
-  while (!held.load()) std::this_thread::yield();
+  std::optional<HeldElsewhere> other(std::in_place, parent, "held-by-other");
   std::optional<Context> mine(parent.context("held-by-forker"));
 
   ChildResult r = RunInChild([&] {
@@ -305,8 +323,7 @@ BOOST_AUTO_TEST_CASE(PinsHeldAtForkDoNotStopReclamationInTheChild) {
   });
   BOOST_TEST(r.Exited(kChildOk), r.Describe());
 
-  release.store(true);
-  holder.join();
+  other.reset();
   mine.reset();
   Epoch::Barrier();  // and the parent drains too
   BOOST_TEST(Epoch::Pending() == 0u);
@@ -319,16 +336,11 @@ BOOST_AUTO_TEST_CASE(AGrandchildUsesNewSetsToo) {
     // The child has one thread; give it a second one that holds a context
     // while it forks again.
     CircuitBreakerSet middle;
-    std::atomic<bool> held{false}, release{false};
-    std::thread holder([&] {
-      Context ctx = middle.context("x");
-      held.store(true);
-      while (!release.load()) std::this_thread::yield();
-    });
-    while (!held.load()) std::this_thread::yield();
-    ChildResult grandchild = RunInChild(UseANewSet);
-    release.store(true);
-    holder.join();
+    ChildResult grandchild;
+    {
+      HeldElsewhere held(middle, "x");
+      grandchild = RunInChild(UseANewSet);
+    }
     if (!grandchild.Exited(kChildOk)) {
       std::fprintf(stderr, "grandchild %s\n", grandchild.Describe().c_str());
       return kChildCheckFailed;

@@ -132,30 +132,26 @@ class FakeStore : public StateStore {
 
   void attach(StoreSink* sink, const BreakerOptions&) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sink_ != nullptr) bad_ = true;
+    if (sink_ != nullptr) tally_.bad = true;
     sink_ = sink;
-    ++attaches_;
+    ++tally_.attaches;
   }
   void detach(StoreSink* sink) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sink != sink_) bad_ = true;
+    if (sink != sink_) tally_.bad = true;
     sink_ = nullptr;
-    ++detaches_;
+    ++tally_.detaches;
   }
   void record_failure(std::string_view, absl::Time) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (sink_ == nullptr) bad_ = true;
-    ++failures_;
+    if (sink_ == nullptr) tally_.bad = true;
+    ++tally_.failures;
   }
-  void record_transition(std::string_view peer, State, State to,
+  void record_transition(std::string_view, State, State,
                          absl::Duration) override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (sink_ == nullptr) bad_ = true;
-      ++transitions_;
-    }
-    (void)peer;
-    (void)to;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (sink_ == nullptr) tally_.bad = true;
+    ++tally_.transitions;
   }
   bool healthy() const override { return true; }
 
@@ -167,36 +163,24 @@ class FakeStore : public StateStore {
     }
   }
 
-  bool bad() {
+  // What the set did to the store so far.
+  struct Tally {
+    bool bad = false;  // a call before attach or after detach, or a mismatch
+    int attaches = 0;
+    int detaches = 0;
+    long failures = 0;
+    long transitions = 0;
+  };
+  Tally tally() {
     std::lock_guard<std::mutex> lock(mu_);
-    return bad_;
-  }
-  int attaches() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return attaches_;
-  }
-  int detaches() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return detaches_;
-  }
-  long failures() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return failures_;
-  }
-  long transitions() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return transitions_;
+    return tally_;
   }
 
  private:
   Death* death_;
   std::mutex mu_;
   StoreSink* sink_ = nullptr;
-  bool bad_ = false;
-  int attaches_ = 0;
-  int detaches_ = 0;
-  long failures_ = 0;
-  long transitions_ = 0;
+  Tally tally_;
   std::uint64_t epoch_ = 0;
 };
 
@@ -371,12 +355,12 @@ BOOST_AUTO_TEST_CASE(TheStoreIsDetachedAndReleasedWithTheSet) {
     SetOptions options = ManualOptions(&clock, /*max_failures=*/0);
     options.store = store;
     CircuitBreakerSet set(std::move(options));
-    BOOST_TEST(store->attaches() == 1);
+    BOOST_TEST(store->tally().attaches == 1);
     FailOnce(set, "a");  // a failure and a trip reach the store
     store->Push("b", State::kOpen);
     BOOST_TEST((set.state("b") == State::kOpen));
-    BOOST_TEST(store->failures() == 1);
-    BOOST_TEST(store->transitions() == 1);
+    BOOST_TEST(store->tally().failures == 1);
+    BOOST_TEST(store->tally().transitions == 1);
     store.reset();  // the set holds the only reference now
     BOOST_TEST(!watch.expired());
   }
@@ -405,11 +389,11 @@ BOOST_AUTO_TEST_CASE(TheStoreSeesNoCallAfterDetach) {
     }
     remote.join();
   }
-  BOOST_TEST(store->attaches() == 1);
-  BOOST_TEST(store->detaches() == 1);
-  BOOST_TEST(!store->bad());
+  BOOST_TEST(store->tally().attaches == 1);
+  BOOST_TEST(store->tally().detaches == 1);
+  BOOST_TEST(!store->tally().bad);
   store->Push("after", State::kOpen);  // no sink: must not reach the dead set
-  BOOST_TEST(!store->bad());
+  BOOST_TEST(!store->tally().bad);
 }
 
 BOOST_AUTO_TEST_CASE(ContextsMovedToOtherThreadsAreSettledThereBeforeTheSetDies) {
