@@ -27,7 +27,13 @@ struct IdPool {
 };
 
 IdPool& Ids() {
-  static IdPool* pool = new IdPool;  // never destroyed: breakers may outlive main
+  // Never destroyed: breakers may outlive main. Taken around fork(), so a
+  // child can always make breakers.
+  static IdPool* pool = [] {
+    auto* p = new IdPool;
+    Epoch::LockAroundFork(&p->mu);
+    return p;
+  }();
   return *pool;
 }
 

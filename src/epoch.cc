@@ -5,9 +5,13 @@
 
 #include <cxxabi.h>
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <stdexcept>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -55,6 +59,8 @@ struct Domain {
   std::vector<Retired> current ABSL_GUARDED_BY(mu);
   std::vector<Retired> draining ABSL_GUARDED_BY(mu);
   std::uint32_t draining_parity ABSL_GUARDED_BY(mu) = 0;
+  // Taken after `mu` around fork() (LockAroundFork).
+  std::vector<Mutex*> fork_locks ABSL_GUARDED_BY(mu);
 };
 
 Domain& TheDomain() {
@@ -75,7 +81,9 @@ void ReclaimerBarrier() {
 bool Drained(std::uint32_t parity) {
   // Unpins first: a pin is always stored before its unpin (the context moved
   // between threads with a happens-before edge), so this order can only
-  // over-count what is outstanding, never miss it.
+  // over-count what is outstanding, never miss it. Unpins exceed pins only
+  // after a child process settled a context abandoned at fork() (see
+  // epoch.h); counting that as drained keeps reclamation going.
   std::uint64_t unpins = 0, pins = 0;
   ThreadRecord* head = g_records.load(std::memory_order_acquire);
   for (ThreadRecord* r = head; r != nullptr; r = r->next) {
@@ -84,7 +92,7 @@ bool Drained(std::uint32_t parity) {
   for (ThreadRecord* r = head; r != nullptr; r = r->next) {
     pins += r->pins[parity].load(std::memory_order_acquire);
   }
-  return pins == unpins;
+  return unpins >= pins;
 }
 
 void Free(std::vector<Retired>& list) {
@@ -108,16 +116,32 @@ bool TryReclaimLocked(Domain& d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d.mu) {
   return !d.draining.empty();
 }
 
-// Gives the record back when its thread exits; counts stay, since only the
-// sums over all records matter.
-struct RecordReleaser {
-  ThreadRecord* record = nullptr;
-  ~RecordReleaser() {
-    if (record != nullptr) record->in_use.store(false, std::memory_order_release);
-  }
+// Gives a thread's record back when the thread exits: the destructor of
+// RecordKey(), which glibc runs after the thread's C++ thread_local
+// destructors (see epoch.h). Counts stay, since only the sums over all
+// records matter. Later use by this thread registers again.
+void ReleaseRecord(void* p) {
+  auto* r = static_cast<ThreadRecord*>(p);
+  if (epoch_detail::tl_record == r) epoch_detail::tl_record = nullptr;
+  // Release: this thread's last counts happen before the next owner's.
+  r->in_use.store(false, std::memory_order_release);
+}
+
+struct Key {
+  pthread_key_t key;
+  bool ok;
 };
 
-thread_local RecordReleaser tl_releaser;
+// The key whose destructor releases records. Without one (the process ran
+// out of keys), records are never released: one per thread ever started.
+const Key& RecordKey() {
+  static const Key key = [] {
+    Key k;
+    k.ok = pthread_key_create(&k.key, &ReleaseRecord) == 0;
+    return k;
+  }();
+  return key;
+}
 
 ThreadRecord* Register() {
   for (ThreadRecord* r = g_records.load(std::memory_order_acquire); r != nullptr;
@@ -168,7 +192,8 @@ ThreadHot* RegisterThread() noexcept {
   r->eh = reinterpret_cast<const EhGlobals*>(abi::__cxa_get_globals());
 #endif
   tl_record = r;
-  tl_releaser.record = r;
+  const Key& key = RecordKey();
+  if (key.ok) pthread_setspecific(key.key, r);
   return r;
 }
 
@@ -203,5 +228,90 @@ std::size_t Epoch::Pending() {
   MutexLock lock(&d.mu);
   return d.current.size() + d.draining.size();
 }
+
+void Epoch::LockAroundFork(Mutex* mu) {
+  Domain& d = TheDomain();
+  MutexLock lock(&d.mu);
+  d.fork_locks.push_back(mu);
+}
+
+// ---------------------------------------------------------------------------
+// fork()
+
+namespace fork_detail {
+
+std::atomic<std::uint32_t> g_generation{0};
+
+void HeldAcrossFork(bool may_throw) {
+  static constexpr char kWhat[] =
+      "circuit: a CircuitBreakerSet made before fork() is used in the child "
+      "while one of its locks was held by another thread of the parent; that "
+      "thread does not exist here, so the lock is never released (make a new "
+      "set in the child)";
+  std::fprintf(stderr, "%s\n", kWhat);
+  if (may_throw) throw std::logic_error(kWhat);
+  std::abort();
+}
+
+}  // namespace fork_detail
+
+namespace {
+
+// pthread_atfork handlers. Lock order: the domain's lock, then the
+// registered leaf locks in registration order.
+void PrepareFork() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  Domain& d = TheDomain();
+  d.mu.lock();
+  for (Mutex* mu : d.fork_locks) mu->lock();
+}
+
+void UnlockAfterFork(Domain& d) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  for (auto it = d.fork_locks.rbegin(); it != d.fork_locks.rend(); ++it) {
+    (*it)->unlock();
+  }
+  d.mu.unlock();
+}
+
+void ParentAfterFork() { UnlockAfterFork(TheDomain()); }
+
+// Gives back `r`, the record of a thread that does not exist in this child:
+// its outstanding pins are dropped, its counter lock (which any thread of
+// the parent may have held) is freed, and its owner's view of its counter
+// arrays is read again from the arrays, in case the fork caught the owner
+// growing one.
+void AdoptVanished(ThreadRecord* r) {
+  for (int parity = 0; parity < 2; ++parity) {
+    r->unpins[parity].store(r->pins[parity].load(std::memory_order_relaxed),
+                            std::memory_order_relaxed);
+  }
+  CountArray* successes = r->arrays[0].load(std::memory_order_relaxed);
+  r->counts_data = successes != nullptr ? successes->n : nullptr;
+  r->counts_size = successes != nullptr ? successes->size : 0;
+  CountArray* rejections = r->arrays[1].load(std::memory_order_relaxed);
+  r->rejects_data = rejections != nullptr ? rejections->n : nullptr;
+  r->rejects_size = rejections != nullptr ? rejections->size : 0;
+  r->in_use.store(false, std::memory_order_relaxed);
+}
+
+void ChildAfterFork() {
+  // Only this thread exists now.
+  fork_detail::g_generation.fetch_add(1, std::memory_order_relaxed);
+  if (UsesMembarrier() && !RegisterMembarrier()) {
+    // Readers must fence again if the child cannot use membarrier(2).
+    g_epoch.fetch_and(~kMembarrierBit, std::memory_order_seq_cst);
+  }
+  auto* self = static_cast<ThreadRecord*>(epoch_detail::tl_record);
+  for (ThreadRecord* r = g_records.load(std::memory_order_acquire);
+       r != nullptr; r = r->next) {
+    r->counts_mu.ResetAfterFork();  // readers of any record may have held it
+    if (r != self) AdoptVanished(r);
+  }
+  UnlockAfterFork(TheDomain());
+}
+
+[[maybe_unused]] const int g_fork_handlers =
+    pthread_atfork(&PrepareFork, &ParentAfterFork, &ChildAfterFork);
+
+}  // namespace
 
 }  // namespace circuit::internal

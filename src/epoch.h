@@ -20,6 +20,47 @@
 // Pins and unpins are counted per (thread, parity of the epoch); a context
 // may be unpinned on another thread than it was pinned on (async
 // completions), since only the sums matter.
+//
+// Nothing retired may own what the user handed to a set (a listener, what
+// options_for captures, the store): deleters run later, on whichever thread
+// reclaims, possibly after that set is gone. Retired objects are the
+// library's own memory only.
+//
+// Thread records. A thread's record is registered by its first pin (or
+// count) and given back when the thread exits, from the destructor of a
+// pthread key. glibc runs those after every C++ thread_local destructor of
+// the thread, so a context settled by a thread_local destructor still uses
+// the thread's own record, which no other thread can have taken yet.
+// Releasing clears the thread's record pointer, so any later use (another
+// key's destructor calling the library) registers again and sets the key
+// again; glibc then runs one more round of key destructors, up to
+// PTHREAD_DESTRUCTOR_ITERATIONS (4). A thread that still uses the library
+// after that leaks its record: it stays in use for ever, which costs one
+// record and nothing else (its counts are still summed).
+//
+// fork(). The fork handlers (pthread_atfork) take the domain's lock and
+// then every lock registered with LockAroundFork (the entry pool, the
+// counter id pool) before fork(), and release them after it in parent and
+// child, so the child finds the process-wide state consistent and
+// unlocked. In the child, which has only the forking thread, every other
+// thread's record is given back: its pins are counted as released (its
+// contexts are abandoned; see below), its counter lock is reset and its
+// counter arrays are kept, so the child's reclamation does not wait for
+// threads that do not exist there. The forking thread's own record is kept
+// as it is, so contexts it holds stay pinned and may be settled in the
+// child. Locks of each set are not taken around fork(); a child that finds
+// one held by a thread of the parent fails at once (see sync.h), while
+// sets made in the child, and the lock-free paths of older sets, work as
+// usual.
+//
+// REQUIRES, in a child: do not settle or destroy a context that another
+// thread of the parent held at fork(). Its pin was counted as released, so
+// what it points to may already be freed. (Such a settle adds an unpin
+// with no pin behind it; `Drained` accepts unpins >= pins so reclamation
+// does not stop for good, at the price of not noticing one later pin.)
+// Pins are counted per thread and not per context, so the child's count
+// is exact when the forking thread settled no context of another thread
+// and handed none of its own to another thread before forking.
 
 #ifndef CIRCUIT_SRC_EPOCH_H_
 #define CIRCUIT_SRC_EPOCH_H_
@@ -87,8 +128,10 @@ class Epoch {
 
   // Epoch::Retire()
   //
-  // `deleter(p)` runs once no pin taken before this call remains. The caller
-  // must already have made `p` unreachable for new readers.
+  // `deleter(p)` runs once no pin taken before this call remains, on any
+  // thread. The caller must already have made `p` unreachable for new
+  // readers. REQUIRES: `p` owns nothing of the user's (see the file
+  // comment), and `deleter` takes no lock but leaf locks.
   static void Retire(void* p, void (*deleter)(void*));
 
   // Epoch::TryReclaim()
@@ -107,6 +150,13 @@ class Epoch {
   // Objects retired and not yet freed (tests).
   static std::size_t Pending();
 
+  // Epoch::LockAroundFork()
+  //
+  // Registers a process-wide leaf lock (one taken with no other library
+  // lock but the domain's held after it) that fork() must not catch held:
+  // the fork handlers take it after the domain's lock and release it in
+  // parent and child. `mu` must live for ever.
+  static void LockAroundFork(Mutex* mu);
 };
 
 inline std::uint32_t Epoch::Pin() noexcept { return EpochPin(); }

@@ -26,9 +26,9 @@ Events::Events(std::shared_ptr<spdlog::logger> logger)
     : logger_(std::move(logger)) {}
 
 Events::~Events() {
-  // No reader remains (contexts die before their set).
-  const List* l = list_.load(std::memory_order_acquire);
-  delete l;
+  // No reader remains (contexts die before their set). The listeners go
+  // with owned_, right after this, still inside the set's destructor.
+  delete list_.load(std::memory_order_acquire);
 }
 
 void Events::AddListener(std::shared_ptr<Listener> listener) {
@@ -36,8 +36,11 @@ void Events::AddListener(std::shared_ptr<Listener> listener) {
   MutexLock lock(&mu_);
   const List* old = list_.load(std::memory_order_acquire);
   auto fresh = std::make_unique<List>();
+  if (old != nullptr) fresh->items.reserve(old->items.size() + 1);
+  owned_.reserve(owned_.size() + 1);  // nothing below throws
   if (old != nullptr) fresh->items = old->items;
-  fresh->items.push_back(std::move(listener));
+  fresh->items.push_back(listener.get());
+  owned_.push_back(std::move(listener));
   list_.store(fresh.release(), std::memory_order_release);
   if (old != nullptr) Epoch::Retire(const_cast<List*>(old), &DeleteList);
 }
@@ -48,7 +51,7 @@ template <class F>
 void Events::Dispatch(const char* event, std::string_view peer, F&& f) noexcept {
   const List* l = list_.load(std::memory_order_acquire);
   if (l == nullptr) [[likely]] return;
-  for (const std::shared_ptr<Listener>& listener : l->items) {
+  for (Listener* listener : l->items) {
     try {
       f(*listener);
     } catch (const std::exception& e) {

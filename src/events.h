@@ -8,6 +8,14 @@
 // registered every dispatch is one load and a branch. Exceptions thrown by
 // listeners are caught and logged (the first, then every 1000th, so a
 // broken listener cannot flood the log) and change nothing.
+//
+// Ownership: the lists hold plain pointers, and `Events` itself owns the
+// listeners (`owned_`), releasing them in its destructor. A replaced list
+// goes to the epoch domain (epoch.h), which frees it later on whichever
+// thread reclaims; were the list to own its listeners, the last reference
+// to one could be dropped there, after the set is gone and after the user
+// freed what the listener refers to. This way every listener is released
+// by the time the set's destructor returns, on the thread that runs it.
 
 #ifndef CIRCUIT_SRC_EVENTS_H_
 #define CIRCUIT_SRC_EVENTS_H_
@@ -57,8 +65,9 @@ class Events {
   spdlog::logger* logger() const noexcept { return logger_.get(); }
 
  private:
+  // Points into owned_: a retired list never owns a listener.
   struct List {
-    std::vector<std::shared_ptr<Listener>> items;
+    std::vector<Listener*> items;
   };
 
   static void DeleteList(void* p) noexcept;
@@ -70,6 +79,9 @@ class Events {
 
   std::atomic<const List*> list_{nullptr};
   Mutex mu_;  // serialises AddListener
+  // Every listener ever added; only grows while the set lives, so every
+  // list (current or retired) points at live listeners.
+  std::vector<std::shared_ptr<Listener>> owned_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<spdlog::logger> logger_;  // null: silent
   std::atomic<std::uint64_t> listener_errors_{0};
 };

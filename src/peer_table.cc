@@ -53,6 +53,8 @@ class EntryPool {
     return *pool;
   }
 
+  EntryPool() { Epoch::LockAroundFork(&mu_); }  // a child can make entries
+
   // May throw std::bad_alloc.
   void* Allocate() {
     MutexLock lock(&mu_);

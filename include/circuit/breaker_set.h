@@ -22,6 +22,20 @@
 // Thread safety: every public member function may be called concurrently.
 // REQUIRES: contexts and handles are destroyed before their set.
 //
+// Lifetimes: what the set was given (listeners, `options_for` and what it
+// captures, the store) is released by the time its destructor returns, on
+// the thread that destroys it; the clock is not read after that.
+//
+// fork(): a set made in a child process works normally. A set made before
+// fork() may be used in the child too; if another thread of the parent
+// held one of its locks at that moment, the call that needs that lock
+// fails at once instead of waiting for ever: a line on stderr names the
+// problem, and the call throws std::logic_error or, where it cannot (a
+// breaker's own bookkeeping, settling a context), the process aborts. In
+// the child, only contexts of the forking thread may be settled: those of
+// other threads are abandoned. What the set calls (logger, listeners,
+// store, clock) must itself be usable in the child.
+//
 // Example:
 //
 //   circuit::CircuitBreakerSet set;

@@ -12,6 +12,9 @@
 // Thread safety: `now()` may be called concurrently on every clock here;
 // `ManualClock::advance()` may race with `now()`.
 //
+// Lifetime: a set does not own its clock (`SetOptions::clock`); the clock
+// must outlive the set, and is not read once the set's destructor returns.
+//
 // Example:
 //
 //   circuit::ManualClock clock;
@@ -34,13 +37,27 @@ namespace circuit {
 // only compares and subtracts the times it reads, so any epoch will do, but
 // time should not go backwards (a clock that does is tolerated: windows and
 // open periods then simply last longer).
+//
+// The ends of time. The library's time arithmetic saturates, so no reading
+// breaks it, but every reading is taken at its word, and one of
+// `absl::InfiniteFuture()` has lasting effects:
+//   - a peer that trips on that reading is open until the end of time: when
+//     the clock reads finite times again it stays open (rejecting every
+//     call) until `close()` is called for it;
+//   - idle eviction (`SetOptions::idle_timeout`) stops for the life of the
+//     set: no later sweep is ever due after one at the end of time, so idle
+//     peers are no longer dropped (the `max_peers` cap still holds).
+// A clock that cannot read the time should return its last good reading,
+// not an infinity.
 class Clock {
  public:
   virtual ~Clock() = default;
 
   // Clock::now()
   //
-  // The current time.
+  // The current time. Must not throw: the library reads the clock on paths
+  // that cannot report an error (a context's destructor, `succeed()`,
+  // `fail()`, all noexcept), where an exception calls `std::terminate()`.
   virtual absl::Time now() const = 0;
 };
 

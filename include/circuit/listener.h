@@ -14,6 +14,10 @@
 // blocks delays only the call that triggered it. The peer view is valid only
 // for the duration of the call.
 //
+// Lifetime: the set keeps a reference to each listener added to it and
+// drops them all in its destructor, on the thread that destroys the set, so
+// a listener may refer to anything that outlives the set.
+//
 // Example:
 //
 //   struct TripCounter : circuit::Listener {
