@@ -193,11 +193,13 @@ const absl::Status& Breaker::BuildRejectionStatus(std::string_view key) {
   return *stored;
 }
 
+// Declared in circuit/internal/hot_path.h, in its ABI namespace.
+inline namespace abi_v1 {
 void CountSuccessSlow(BreakerHot* b) noexcept {
-  ThreadCounts::IncrementSlow(Epoch::Record(), ThreadCounts::kSuccesses,
-                              b->count_id_,
-                               &static_cast<Breaker*>(b)->successes_);
+  ThreadCounts::CountSuccessSlow(b->count_id_,
+                                 &static_cast<Breaker*>(b)->successes_);
 }
+}  // namespace abi_v1
 
 void Breaker::SetPolicy(const Policy* policy) {
   SpinLockGuard lock(&mu_);

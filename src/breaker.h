@@ -43,7 +43,6 @@
 
 namespace circuit::internal {
 
-enum class Outcome : int { kSuccess = 0, kFailure = 1, kIgnored = 2 };
 
 // Policy
 //
@@ -363,7 +362,7 @@ class Breaker : public BreakerHot {
                                      (p->rate_rules ? kRateRules : 0));
   }
 
-  friend void CountSuccessSlow(BreakerHot* b) noexcept;
+  friend void abi_v1::CountSuccessSlow(BreakerHot* b) noexcept;
 
   // The hot fields come first, in BreakerHot: with the entry's hash and key
   // they fill one cache line (Entry in peer_table.h), and an admission plus

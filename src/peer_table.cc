@@ -114,15 +114,27 @@ std::uint64_t StableHash(std::string_view key) {
 // Entry
 
 // The first cache line: hash, key length, inline key, then the breaker's
-// hot fields (Breaker::kHotBytes), where the inline hot path finds them
-// (kEntryBreakerOffset). Breaker's BreakerHot base makes Entry formally not
+// hot fields (Breaker::kHotBytes), which the inline hot path reads through
+// a BreakerHot pointer. Breaker's BreakerHot base makes Entry formally not
 // standard-layout; offsetof still works for a non-virtual base, as GCC and
 // Clang both document.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
-static_assert(offsetof(Entry, breaker) == kEntryBreakerOffset);
 static_assert(offsetof(Entry, breaker) + Breaker::kHotBytes <= 64);
+
+Entry* Entry::Of(BreakerHot* b) noexcept {
+  return reinterpret_cast<Entry*>(
+      reinterpret_cast<char*>(static_cast<Breaker*>(b)) -
+      offsetof(Entry, breaker));
+}
 #pragma GCC diagnostic pop
+
+// Declared in circuit/internal/hot_path.h, in its ABI namespace.
+inline namespace abi_v1 {
+std::string_view PeerOf(const BreakerHot* b) noexcept {
+  return Entry::Of(const_cast<BreakerHot*>(b))->key();
+}
+}  // namespace abi_v1
 
 Entry::Entry(std::string_view key, std::uint64_t key_hash, const Policy* policy)
     : hash(key_hash), key_len(static_cast<std::uint32_t>(key.size())),

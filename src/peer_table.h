@@ -128,6 +128,12 @@ struct alignas(64) Entry {
   // Entry::Create()
   //
   // May throw std::bad_alloc.
+  // Entry::Of()
+  //
+  // The entry whose breaker's hot fields are `b` (contexts and handles hold
+  // only those).
+  static Entry* Of(BreakerHot* b) noexcept;
+
   static Entry* Create(std::string_view key, std::uint64_t hash,
                        const Policy* policy);
   static void Destroy(void* entry) noexcept;
