@@ -13,20 +13,11 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "arith.h"
 #include "epoch.h"
 
 namespace circuit::internal {
 namespace {
-
-// a - b, saturated (a clock may return the infinities; see breaker.cc).
-std::int64_t SatSub(std::int64_t a, std::int64_t b) {
-  std::int64_t r;
-  if (__builtin_sub_overflow(a, b, &r)) {
-    return b < 0 ? std::numeric_limits<std::int64_t>::max()
-                 : std::numeric_limits<std::int64_t>::min();
-  }
-  return r;
-}
 
 constexpr std::size_t kInitialCapacity = 16;
 
@@ -96,17 +87,6 @@ class EntryPool {
   std::vector<void*> slabs_ ABSL_GUARDED_BY(mu_);  // keeps them reachable
 };
 
-// FNV-1a: unlike absl::Hash (seeded per process), the same in every process,
-// so a peer's jitter depends only on SetOptions::random_seed, the peer and
-// the trip.
-std::uint64_t StableHash(std::string_view key) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 }  // namespace
 

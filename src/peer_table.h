@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "breaker.h"
+#include "messages.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -122,7 +123,11 @@ struct alignas(64) Entry {
 
   // The status rejections of this peer return, built once.
   const absl::Status& RejectionStatus() {
-    return breaker.RejectionStatus(key());
+    if (const absl::Status* kept = breaker.rejection_status()) [[likely]] {
+      return *kept;
+    }
+    return breaker.KeepRejectionStatus(
+        absl::UnavailableError(OpenCircuitMessage(key())));
   }
 
   // Entry::Create()

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "circuit/clock.h"
+#include "arith.h"
 #include "epoch.h"
 
 namespace circuit::internal {
@@ -47,13 +48,6 @@ std::int64_t CoarseSlackNs(const Clock* clock) {
   return 2 * static_cast<std::int64_t>(res.tv_nsec);
 }
 
-// `id`'s time in nanoseconds; for CLOCK_MONOTONIC the same value as
-// ToNanos(MonotonicClock::instance().now()), without building a Time.
-std::int64_t ReadNs(clockid_t id) noexcept {
-  timespec ts;
-  clock_gettime(id, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -193,10 +187,7 @@ void SetCore::MaybeSweep() {
   {
     MutexLock lock(&mu_);
     // Sweeping costs a heap walk; a few times per idle period is plenty.
-    std::int64_t since;  // saturated: a clock may return the infinities
-    if (__builtin_sub_overflow(now, last_sweep_ns_, &since)) {
-      since = now < last_sweep_ns_ ? INT64_MIN : INT64_MAX;
-    }
+    const std::int64_t since = SatSub(now, last_sweep_ns_);
     if (since < idle_ns_ / 8 && last_sweep_ns_ != 0) return;
     last_sweep_ns_ = now;
   }
@@ -242,14 +233,14 @@ Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
 }
 
 std::int64_t SetCore::NowNs() const noexcept {
-  if (clock_ == &MonotonicClock::instance()) return ReadNs(CLOCK_MONOTONIC);
+  if (clock_ == &MonotonicClock::instance()) return ReadClockNs(CLOCK_MONOTONIC);
   return ToNanos(clock_->now());
 }
 
 std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
   if (coarse_slack_ns_ >= 0) {
     *slack_ns = coarse_slack_ns_;
-    return ReadNs(CLOCK_MONOTONIC_COARSE);
+    return ReadClockNs(CLOCK_MONOTONIC_COARSE);
   }
   *slack_ns = 0;
   return NowNs();
