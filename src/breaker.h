@@ -55,7 +55,6 @@ struct Policy {
   std::int64_t max_reset_ns = 0;     // INT64_MAX: no cap
   std::int64_t slow_ns = 0;          // 0: no slow-call rule
   std::int64_t bucket_ns = 0;        // width of one rate bucket
-  std::int64_t log_interval_ns = 0;  // set-level: trip log coalescing
   std::uint64_t seed = 0;            // set-level: jitter
   bool window_rule = false;
   bool rate_rules = false;  // failure rate or slow-call rate
@@ -65,8 +64,7 @@ struct Policy {
   //
   // `kInvalidArgument` when `options` do not validate.
   static absl::StatusOr<std::unique_ptr<Policy>> Make(
-      const BreakerOptions& options, absl::Duration log_interval,
-      std::uint64_t seed);
+      const BreakerOptions& options, std::uint64_t seed);
 };
 
 // Transition
@@ -77,8 +75,8 @@ struct Transition {
   State from = State::kClosed;
   State to = State::kClosed;
   std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
-  bool log = true;               // false: coalesced away (a flapping peer)
-  std::uint32_t suppressed = 0;  // transitions not logged since the last log
+  std::int64_t at_ns = 0;        // when (the set's clock; 0 when manual)
+  bool manual = false;           // asked for by open(), close(), ...
   // Nothing was done: the breaker is retired (apply it to the live one).
   bool retired = false;
 };
@@ -324,10 +322,6 @@ class Breaker : public BreakerHot {
   struct History {
     FailureRing ring;
     std::int64_t closed_since_ns = 0;  // backoff decay
-    std::int64_t last_logged_trip_ns = 0;
-    std::uint32_t suppressed = 0;
-    bool cycle_logged = true;
-    bool logged_a_trip = false;
   };
 
   // Rate buckets for the failure-rate and slow-call rules.
@@ -348,8 +342,6 @@ class Breaker : public BreakerHot {
   // The history, made if need be; null when memory is short.
   History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DecideLogLocked(Transition& t, std::int64_t now, bool manual)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Bits of `fast_`: what the closed path needs to know of the policy,

@@ -59,7 +59,7 @@ SetCore::SetCore(SetOptions options)
       seed_(SeedFrom(options_.random_seed)),
       failure_code_mask_(CodeMask(options_.failure_codes)),
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
-      events_(options_.logger),
+      events_(options_.logger, options_.log_interval),
       store_(options_.store) {
   if (options_.max_peers > 0 || idle_ns_ > 0) {
     table_.EnableEviction();
@@ -98,7 +98,7 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
     if (p->options == options) return p.get();
   }
   absl::StatusOr<std::unique_ptr<Policy>> p =
-      Policy::Make(options, options_.log_interval, seed_);
+      Policy::Make(options, seed_);
   if (!p.ok()) throw std::invalid_argument(std::string(p.status().message()));
   policies_.push_back(*std::move(p));
   return policies_.back().get();
