@@ -359,7 +359,7 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     }
     if (outcome == Outcome::kSuccess &&
         ++half_open_successes_ >= q.options.half_open_successes) {
-      r.transition = CloseLocked(now);
+      r.transition = CloseLocked(now, /*manual=*/false);
       return r;
     }
     // Give the probe slot back (admissions CAS the word without the lock).
@@ -482,11 +482,12 @@ void Breaker::ClearHistoryLocked() {
   }
 }
 
-Transition Breaker::CloseLocked(std::int64_t now) {
+Transition Breaker::CloseLocked(std::int64_t now, bool manual) {
   ClearHistoryLocked();
+  if (manual) streak_ = 0;  // an operator's close forgets the backoff too
   if (History* h = HistoryLocked()) h->closed_since_ns = now;  // backoff decay
   Transition t = SetWordLocked(State::kClosed, 0);
-  Stamp(t, now, /*manual=*/false);
+  Stamp(t, now, manual);
   return t;
 }
 
@@ -506,12 +507,7 @@ Transition Breaker::Close(const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
   if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
-  ClearHistoryLocked();
-  streak_ = 0;
-  if (History* h = HistoryLocked()) h->closed_since_ns = now;  // backoff decay
-  Transition t = SetWordLocked(State::kClosed, 0);
-  Stamp(t, now, /*manual=*/true);
-  return t;
+  return CloseLocked(now, /*manual=*/true);
 }
 
 Transition Breaker::HalfOpen() noexcept {
@@ -539,45 +535,40 @@ Transition Breaker::Disable() noexcept {
   return t;
 }
 
-Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
-                                const Clock& clock) noexcept {
+Transition Breaker::OpenUntil(std::int64_t until_ns,
+                              const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
   std::uint64_t w = word_.load(std::memory_order_relaxed);
   if (Retired(w)) return RetiredTransition();
   State s = word::StateOf(w);
-  // Manual states are local decisions; the fleet does not override them.
   if (s == State::kForcedOpen || s == State::kDisabled) return {};
-  Transition t;
-  switch (state) {
-    case State::kOpen:
-    case State::kForcedOpen: {
-      std::int64_t until = SatAdd(now, std::max<std::int64_t>(0, remaining_ns));
-      if (s == State::kOpen) {
-        // Already open: only ever extend, never shorten, the open period.
-        if (until > open_until_ns_.load(std::memory_order_relaxed)) {
-          open_until_ns_.store(until, std::memory_order_relaxed);
-        }
-        return {};
-      }
-      open_until_ns_.store(until, std::memory_order_relaxed);
-      streak_ = std::max(streak_, 1);
-      t = SetWordLocked(State::kOpen, 0);
-      t.open_for_ns = until - now;
-      trips_.fetch_add(1, std::memory_order_relaxed);
-      break;
+  if (s == State::kOpen) {
+    // Already open: only ever extend, never shorten, the open period.
+    if (until_ns > open_until_ns_.load(std::memory_order_relaxed)) {
+      open_until_ns_.store(until_ns, std::memory_order_relaxed);
     }
-    case State::kClosed:
-      if (s == State::kClosed) return {};
-      ClearHistoryLocked();
-      if (History* h = HistoryLocked()) h->closed_since_ns = now;  // backoff decay
-      t = SetWordLocked(State::kClosed, 0);
-      break;
-    default:
-      return {};  // half-open is decided locally, by probes
+    return {};
   }
+  open_until_ns_.store(until_ns, std::memory_order_relaxed);
+  streak_ = std::max(streak_, 1);
+  Transition t = SetWordLocked(State::kOpen, 0);
+  t.open_for_ns = SatSub(until_ns, now);
+  trips_.fetch_add(1, std::memory_order_relaxed);
   Stamp(t, now, /*manual=*/false);
   return t;
+}
+
+Transition Breaker::Reclose(const Clock& clock) noexcept {
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  if (Retired(w)) return RetiredTransition();
+  State s = word::StateOf(w);
+  if (s == State::kClosed || s == State::kForcedOpen || s == State::kDisabled) {
+    return {};
+  }
+  return CloseLocked(now, /*manual=*/false);
 }
 
 bool Breaker::Retire() noexcept {

@@ -222,11 +222,20 @@ class Breaker : public BreakerHot {
   Transition ForceOpen() noexcept;
   Transition Disable() noexcept;
 
-  // Breaker::ApplyRemote()
+  // Breaker::OpenUntil()
   //
-  // The fleet's decision from a shared store (see state_store.h).
-  Transition ApplyRemote(State state, std::int64_t remaining_ns,
-                         const Clock& clock) noexcept;
+  // Opens the breaker until `until_ns` (a decision taken elsewhere: the
+  // fleet's, through a store), or extends an open period that ends sooner;
+  // never shortens one. Forced-open and disabled breakers are left alone:
+  // manual states are local decisions.
+  Transition OpenUntil(std::int64_t until_ns, const Clock& clock) noexcept;
+
+  // Breaker::Reclose()
+  //
+  // Closes an open or half-open breaker as a successful probe does (failure
+  // history cleared, backoff kept); forced-open and disabled ones are left
+  // alone.
+  Transition Reclose(const Clock& clock) noexcept;
 
   // Breaker::SetPolicy()
   //
@@ -332,7 +341,10 @@ class Breaker : public BreakerHot {
 
   Transition TripLocked(std::int64_t now, State from, bool grow_streak)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Transition CloseLocked(std::int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The one close: history cleared, closed_since stamped; a manual close also
+  // forgets the backoff.
+  Transition CloseLocked(std::int64_t now, bool manual)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Transition SetWordLocked(State to, std::uint32_t probes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the rate rules fire after recording an outcome at `now`.

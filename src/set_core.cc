@@ -515,9 +515,17 @@ std::size_t SetCore::Size() {
   return table_.size();
 }
 
+// The store bridge: the fleet's decisions become breaker events. A store
+// delivers a peer's decisions in epoch order (see StoreSink), so `epoch` is
+// not needed here; an open period is only ever extended, never shortened,
+// and half-open is decided locally, by probes.
 void SetCore::apply_remote(std::string_view peer, State state,
                            absl::Duration remaining, std::uint64_t epoch) {
-  (void)epoch;  // ordering is the store's job; the breaker only extends opens
+  (void)epoch;
+  if (state != State::kOpen && state != State::kForcedOpen &&
+      state != State::kClosed) {
+    return;
+  }
   if (!CheckPeer(peer).ok()) return;
   try {
     EpochGuard pin;
@@ -529,8 +537,10 @@ void SetCore::apply_remote(std::string_view peer, State state,
     Entry* e = ChangeLive(
         peer, hash,
         [&](Breaker& b) {
-          return b.ApplyRemote(state, absl::ToInt64Nanoseconds(remaining),
-                               *clock_);
+          if (state == State::kClosed) return b.Reclose(*clock_);
+          const std::int64_t left = std::max<std::int64_t>(
+              0, absl::ToInt64Nanoseconds(remaining));
+          return b.OpenUntil(SatAdd(ToNanos(clock_->now()), left), *clock_);
         },
         &t);
     if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store
