@@ -27,16 +27,12 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::PeerSnapshot;
-using circuit::SetOptions;
-using circuit::State;
 
 // ---------------------------------------------------------------------------
 // A strict reader of the text format.
@@ -53,37 +49,6 @@ struct Exposition {
   std::vector<Sample> samples;
   std::vector<std::string> errors;  // empty: well formed
 };
-
-// Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
-bool ValidUtf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-      n = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 bool IsMetricName(std::string_view s) {
   if (s.empty()) return false;
@@ -297,14 +262,7 @@ const char* const kCounters[] = {"circuit_calls_total", "circuit_failures_total"
 const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
                          State::kForcedOpen, State::kDisabled};
 
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    return options;
-  }()};
-
+struct Fixture : ManualSetFixture {
   // One peer in each state, with some traffic.
   void MixOfPeers() {
     set.context("closed").succeed();
@@ -354,7 +312,7 @@ BOOST_AUTO_TEST_CASE(OneGaugePerPeerAndStateWithTheCurrentOneSet) {
 
   for (const PeerSnapshot& s : set.snapshot()) {
     for (State st : kStates) {
-      std::string name(circuit::state_name(st));
+      std::string name(state_name(st));
       BOOST_TEST(ValueOf(x, "circuit_state", s.peer, name) ==
                      (s.state == st ? 1 : 0),
                  s.peer << " " << name);
@@ -555,3 +513,5 @@ BOOST_AUTO_TEST_CASE(ManyPeersEachAppearOncePerSeries) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

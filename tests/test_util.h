@@ -64,12 +64,14 @@ inline SetOptions ManualOptions(const Clock* clock, const BreakerOptions& defaul
   return o;
 }
 
-// A set on its own ManualClock, which starts at the Unix epoch: the fixture
-// of the tests that drive one set. `options` are the set's, but for their
-// clock. Derive from it for a set with other options or more helpers.
+// A set on its own ManualClock, which reads `start` (by default the Unix
+// epoch) until the test moves it: the fixture of the tests that drive one
+// set. `options` are the set's, but for their clock. Derive from it for a
+// set with other options or more helpers.
 struct ManualSetFixture {
-  explicit ManualSetFixture(SetOptions options = {})
-      : set([&] {
+  explicit ManualSetFixture(SetOptions options = {},
+                            absl::Time start = absl::UnixEpoch())
+      : clock(start), set([&] {
           options.clock = &clock;
           return std::move(options);
         }()) {}
