@@ -23,44 +23,26 @@
 
 namespace bdata = boost::unit_test::data;
 
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::Admits;
-using circuit::testing::FailOnce;
-using circuit::testing::ManualOptions;
-using circuit::testing::SucceedOnce;
-
+namespace circuit::testing {
 namespace {
 
 // The set of DESIGN.md's example: defaults (3 failures in 60 s, 10 s open).
-struct SetFixture {
-  void At(absl::Duration t) { clock.set(absl::UnixEpoch() + t); }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock)};
-};
+using SetFixture = ManualSetFixture;
 
 // A set that opens on the first counted failure.
-struct TripOnFirstFailure {
-  void At(absl::Duration t) { clock.set(absl::UnixEpoch() + t); }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock, /*max_failures=*/0)};
+struct TripOnFirstFailure : ManualSetFixture {
+  TripOnFirstFailure() : ManualSetFixture(ManualOptions(nullptr, /*max_failures=*/0)) {}
 };
 
 // An exception type whose throws and copies are tracked, to tell "the same
 // object" from "a copy".
-struct Tracked {
-  Tracked() { last = this; }
-  Tracked(const Tracked&) {
+struct CopyCounted {
+  CopyCounted() { last = this; }
+  CopyCounted(const CopyCounted&) {
     ++copies;
     last = this;
   }
-  static inline const Tracked* last = nullptr;
+  static inline const CopyCounted* last = nullptr;
   static inline int copies = 0;
 };
 
@@ -71,17 +53,6 @@ struct Derived : Base {};
 struct Unrelated : std::runtime_error {
   Unrelated() : std::runtime_error("unrelated") {}
 };
-
-// Retry-after of the rejection of a call to `peer` now.
-absl::Duration RetryAfter(CircuitBreakerSet& set, std::string_view peer) {
-  try {
-    set.context(peer);
-  } catch (const CircuitOpenError& e) {
-    return e.retry_after();
-  }
-  BOOST_FAIL("expected a rejection");
-  return absl::ZeroDuration();
-}
 
 }  // namespace
 
@@ -441,18 +412,18 @@ BOOST_AUTO_TEST_CASE(DisableAdmitsEverythingAndNeverTrips) {
 // call(): classification of exceptions
 
 BOOST_AUTO_TEST_CASE(CallRethrowsTheSameExceptionObject) {
-  Tracked::copies = 0;
-  const Tracked* caught = nullptr;
+  CopyCounted::copies = 0;
+  const CopyCounted* caught = nullptr;
 
   try {
-    set.call("a", [] { throw Tracked(); });
-  } catch (const Tracked& e) {
+    set.call("a", [] { throw CopyCounted(); });
+  } catch (const CopyCounted& e) {
     caught = &e;
   }
 
   BOOST_TEST(caught != nullptr);
-  BOOST_TEST(caught == Tracked::last);
-  BOOST_TEST(Tracked::copies == 0);
+  BOOST_TEST(caught == CopyCounted::last);
+  BOOST_TEST(CopyCounted::copies == 0);
   BOOST_TEST(set.snapshot("a")->failures == 1u);
 }
 
@@ -736,9 +707,9 @@ BOOST_AUTO_TEST_CASE(StatesHaveTheirDesignNames) {
   os << State::kHalfOpen;
 
   BOOST_TEST(os.str() == "half-open");
-  BOOST_TEST(circuit::state_name(State::kClosed) == "closed");
-  BOOST_TEST(circuit::state_name(State::kOpen) == "open");
-  BOOST_TEST(circuit::state_name(State::kHalfOpen) == "half-open");
+  BOOST_TEST(state_name(State::kClosed) == "closed");
+  BOOST_TEST(state_name(State::kOpen) == "open");
+  BOOST_TEST(state_name(State::kHalfOpen) == "half-open");
 }
 
 BOOST_AUTO_TEST_CASE(ManualClockMovesOnlyWhenTold) {
@@ -760,3 +731,5 @@ BOOST_AUTO_TEST_CASE(TheSetIsNotCopyable) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing
