@@ -8,6 +8,7 @@
 #include <atomic>
 #include <latch>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -73,15 +74,6 @@ BOOST_AUTO_TEST_CASE(OutlastsAnyResetTimeout) {
   BOOST_TEST(!set.try_context("p").ok());
 }
 
-BOOST_AUTO_TEST_CASE(CloseEndsIt) {
-  set.force_open("p");
-
-  set.close("p");
-
-  BOOST_TEST(set.state("p") == State::kClosed);
-  BOOST_TEST(set.try_context("p").ok());
-}
-
 BOOST_AUTO_TEST_CASE(CountsItsRejections) {
   set.force_open("p");
 
@@ -95,15 +87,6 @@ BOOST_AUTO_TEST_CASE(CreatesTheUnknownPeer) {
   set.force_open("new");
 
   BOOST_TEST(set.size() == 1u);
-}
-
-BOOST_AUTO_TEST_CASE(OverridesAnOpenBreaker) {
-  set.open("p");
-
-  set.force_open("p");
-  clock.advance(absl::Hours(1));
-
-  BOOST_TEST(set.state("p") == State::kForcedOpen);
 }
 
 BOOST_AUTO_TEST_CASE(AnOutcomeAdmittedBeforeItIsLate) {
@@ -137,23 +120,6 @@ BOOST_AUTO_TEST_CASE(AdmitsEverythingAndNeverTrips) {
   BOOST_TEST(set.snapshot("p")->trips == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(AdmitsAnOpenPeerAtOnce) {
-  set.open("p");
-
-  set.disable("p");
-
-  BOOST_TEST(set.try_context("p").ok());
-}
-
-BOOST_AUTO_TEST_CASE(ReplacesForceOpen) {
-  set.force_open("p");
-
-  set.disable("p");
-
-  BOOST_TEST(set.state("p") == State::kDisabled);
-  BOOST_TEST(set.try_context("p").ok());
-}
-
 BOOST_AUTO_TEST_CASE(CloseEndsItWithAFreshHistory) {
   set.disable("p");
   Fail(set, "p", 100);
@@ -176,6 +142,53 @@ BOOST_AUTO_TEST_CASE(DisablesEveryRule) {
   Fail(set, "p", 10);
 
   BOOST_TEST(set.state("p") == State::kDisabled);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Two manual controls in a row: the second wins, at once and for good.
+namespace {
+
+struct ControlPair {
+  std::string name;
+  void (CircuitBreakerSet::*first)(std::string_view);
+  void (CircuitBreakerSet::*second)(std::string_view);
+  State then;
+  bool admits;
+};
+
+std::ostream& operator<<(std::ostream& os, const ControlPair& c) {
+  return os << c.name;
+}
+
+const ControlPair kControlPairs[] = {
+    {"force_open, close", &CircuitBreakerSet::force_open, &CircuitBreakerSet::close,
+     State::kClosed, true},
+    {"force_open, disable", &CircuitBreakerSet::force_open,
+     &CircuitBreakerSet::disable, State::kDisabled, true},
+    {"open, disable", &CircuitBreakerSet::open, &CircuitBreakerSet::disable,
+     State::kDisabled, true},
+    {"open, force_open", &CircuitBreakerSet::open, &CircuitBreakerSet::force_open,
+     State::kForcedOpen, false},
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(ControlPairTest, Fixture)
+
+// Read at once, and again an hour later (past any reset timeout).
+BOOST_DATA_TEST_CASE_F(Fixture, TheSecondOfTwoControlsWins,
+                       bdata::make(kControlPairs), pair) {
+  (set.*pair.first)("p");
+
+  (set.*pair.second)("p");
+
+  BOOST_TEST(set.state("p") == pair.then);
+  BOOST_TEST(Admits(set, "p") == pair.admits);
+  clock.advance(absl::Hours(1));
+  BOOST_TEST(set.state("p") == pair.then);
+  BOOST_TEST(Admits(set, "p") == pair.admits);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

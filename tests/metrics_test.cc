@@ -263,6 +263,21 @@ const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
                          State::kForcedOpen, State::kDisabled};
 
 struct Fixture : ManualSetFixture {
+  // Admits one call to `peer`, a new peer, and checks the exposition: well
+  // formed, the peer labelled as `label` (as written in the text), its one
+  // call counted, and one series per state and counter.
+  void ExpectOneCallLabelled(std::string_view peer, std::string_view label) {
+    set.context(peer).succeed();
+
+    std::string text = set.prometheus_text();
+    Exposition x = Parse(text);
+
+    BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+    BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label) + "\""));
+    BOOST_TEST(ValueOf(x, "circuit_calls_total", std::string(peer)) == 1);
+    BOOST_TEST(x.samples.size() == 9u);
+  }
+
   // One peer in each state, with some traffic.
   void MixOfPeers() {
     set.context("closed").succeed();
@@ -353,29 +368,14 @@ BOOST_AUTO_TEST_CASE(CountersGrow) {
 // A quote and a newline are escaped as the format says; a backslash is
 // doubled by the peer mapping and then again by the format.
 BOOST_AUTO_TEST_CASE(LabelValuesAreEscaped) {
-  const std::string peer = "a\\b\"c\nd";
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\\\\\\b\\\"c\\nd\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+  ExpectOneCallLabelled("a\\b\"c\nd", "a\\\\\\\\b\\\"c\\nd");
 }
 
 BOOST_DATA_TEST_CASE_F(Fixture, ValidUtf8IsKept,
                        bdata::make({"m\xC3\xBCnchen-\xF0\x9F\x99\x82",  // münchen-🙂
                                     "s\xC3\xA9rvice-\xC3\xBC"}),         // sérvice-ü
                        peer) {
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(peer) + "\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+  ExpectOneCallLabelled(peer, peer);
 }
 
 // Peer ids are bytes; each byte that is not part of valid UTF-8 is written
@@ -394,15 +394,7 @@ BOOST_DATA_TEST_CASE_F(
                      R"(x\\xF4\\x90\\x80\\x80)",
                      R"(x\\xF8\\x88\\x80\\x80\\x80)"}),
     peer, label_text) {
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label_text) + "\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
-  BOOST_TEST(x.samples.size() == 9u);
+  ExpectOneCallLabelled(peer, label_text);
 }
 
 BOOST_AUTO_TEST_CASE(PeersDifferingOnlyInInvalidBytesKeepTheirOwnSeries) {

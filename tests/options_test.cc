@@ -29,6 +29,26 @@
 namespace bdata = boost::unit_test::data;
 
 namespace circuit::testing {
+namespace {
+
+// Checks that validate() refuses `o` as kInvalidArgument, naming `field`
+// first.
+template <class Options>
+void ExpectInvalidNaming(const Options& o, const std::string& field) {
+  absl::Status s = o.validate();
+  BOOST_TEST(absl::IsInvalidArgument(s));
+  BOOST_TEST(absl::StartsWith(s.message(), field), s.message());
+}
+
+// Checks that the set's constructor refuses `o` with `message`.
+void ExpectConstructorRefuses(const SetOptions& o, const std::string& message) {
+  BOOST_CHECK_EXCEPTION(CircuitBreakerSet{o}, std::invalid_argument,
+                        [&](const std::invalid_argument& e) {
+                          return e.what() == message;
+                        });
+}
+
+}  // namespace
 
 BOOST_AUTO_TEST_SUITE(OptionsTest)
 
@@ -66,12 +86,10 @@ BOOST_AUTO_TEST_CASE(TheDefaultsTurnEveryFurtherRuleOff) {
 BOOST_DATA_TEST_CASE(BadBreakerOptionsAreRejectedNamingTheField,
                      bdata::make(BadBreakerOptions()), bad) {
   BreakerOptions o;
+
   bad.apply(o);
 
-  absl::Status s = o.validate();
-
-  BOOST_TEST(absl::IsInvalidArgument(s));
-  BOOST_TEST(absl::StartsWith(s.message(), bad.field), s.message());
+  ExpectInvalidNaming(o, bad.field);
 }
 
 BOOST_DATA_TEST_CASE(SetWithBadDefaultsThrowsInvalidArgumentNamingTheField,
@@ -80,10 +98,7 @@ BOOST_DATA_TEST_CASE(SetWithBadDefaultsThrowsInvalidArgumentNamingTheField,
   bad.apply(o.defaults);
   const std::string expected = absl::StrCat("defaults.", o.defaults.validate().message());
 
-  BOOST_CHECK_EXCEPTION(CircuitBreakerSet{o}, std::invalid_argument,
-                        [&](const std::invalid_argument& e) {
-                          return e.what() == expected;
-                        });
+  ExpectConstructorRefuses(o, expected);
   BOOST_TEST(absl::StrContains(expected, "defaults." + bad.field));
 }
 
@@ -116,16 +131,11 @@ BOOST_DATA_TEST_CASE_F(ManualSetFixture,
 BOOST_DATA_TEST_CASE(BadSetOptionsAreRejectedNamingTheField,
                      bdata::make(BadSetOptions()), bad) {
   SetOptions o;
+
   bad.apply(o);
 
-  absl::Status s = o.validate();
-
-  BOOST_TEST(absl::IsInvalidArgument(s));
-  BOOST_TEST(absl::StartsWith(s.message(), bad.field), s.message());
-  BOOST_CHECK_EXCEPTION(CircuitBreakerSet{o}, std::invalid_argument,
-                        [&](const std::invalid_argument& e) {
-                          return std::string(e.what()) == s.message();
-                        });
+  ExpectInvalidNaming(o, bad.field);
+  ExpectConstructorRefuses(o, std::string(o.validate().message()));
 }
 
 // Accepted, and a set with it admits, counts and trips and is closed again.

@@ -43,6 +43,40 @@ BreakerOptions NoRules() {
   return o;
 }
 
+// The window rule's defaults but the first failure opens a peer, for
+// `reset` (before any backoff).
+BreakerOptions OpensFor(absl::Duration reset) {
+  BreakerOptions o;
+  o.max_failures = 0;
+  o.reset_timeout = reset;
+  return o;
+}
+
+// Backoff: reset 10 s, times `multiplier` per trip in a row, up to `cap`.
+BreakerOptions BackoffOptions(double multiplier = 2,
+                              absl::Duration cap = absl::Seconds(35)) {
+  BreakerOptions o = OpensFor(absl::Seconds(10));
+  o.backoff_multiplier = multiplier;
+  o.max_reset_timeout = cap;
+  o.time_unit = absl::Hours(1);
+  return o;
+}
+
+// Decay: 1 s doubled per trip in a row; the count falls per 100 s closed.
+BreakerOptions DecayOptions() {
+  BreakerOptions o = OpensFor(absl::Seconds(1));
+  o.backoff_multiplier = 2;
+  o.time_unit = absl::Seconds(100);
+  return o;
+}
+
+// Jitter: +/- 50% of 10 s.
+BreakerOptions JitterOptions() {
+  BreakerOptions o = OpensFor(absl::Seconds(10));
+  o.jitter = 0.5;
+  return o;
+}
+
 // A clock, and the set a test makes on it with the options it checks.
 struct PolicyFixture {
   CircuitBreakerSet& Make(const BreakerOptions& defaults, std::uint64_t seed = 1) {
@@ -442,16 +476,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(BackoffTest, PolicyFixture)
 
 namespace {
-BreakerOptions BackoffOptions(double multiplier = 2,
-                              absl::Duration cap = absl::Seconds(35)) {
-  BreakerOptions o;
-  o.max_failures = 0;  // the first failure opens
-  o.reset_timeout = absl::Seconds(10);
-  o.backoff_multiplier = multiplier;
-  o.max_reset_timeout = cap;
-  o.time_unit = absl::Hours(1);
-  return o;
-}
 
 // Waits out the open period (exactly) and fails the probe; returns the time
 // the breaker re-opened.
@@ -572,14 +596,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(DecayTest, PolicyFixture)
 
 namespace {
-BreakerOptions DecayOptions() {
-  BreakerOptions o;
-  o.max_failures = 0;
-  o.reset_timeout = absl::Seconds(1);
-  o.backoff_multiplier = 2;
-  o.time_unit = absl::Seconds(100);
-  return o;
-}
 
 // Trips `trips` times in a row, then closes through a probe; returns the
 // time it closed.
@@ -633,13 +649,6 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(JitterTest, PolicyFixture)
 
 namespace {
-BreakerOptions JitterOptions() {
-  BreakerOptions o;
-  o.max_failures = 0;
-  o.reset_timeout = absl::Seconds(10);
-  o.jitter = 0.5;
-  return o;
-}
 
 // The first open period of each of `peers` peers.
 std::vector<absl::Duration> FirstPeriods(std::uint64_t seed, int peers,

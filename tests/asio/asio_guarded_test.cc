@@ -39,9 +39,8 @@ namespace net = boost::asio;
 using boost::system::error_code;
 using net::awaitable;
 using net::ip::tcp;
-using circuit::testing::ClosedPort;
-using circuit::testing::Patient;
 
+namespace circuit::testing {
 namespace {
 
 // Runs `a` on `io` to completion; rethrows what it threw.
@@ -458,3 +457,5 @@ BOOST_AUTO_TEST_CASE(LoopbackUseAwaitableThrowsAndTripsTheBreaker) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -37,9 +37,8 @@
 namespace net = boost::asio;
 using boost::system::error_code;
 using net::ip::tcp;
-using circuit::testing::ClosedPort;
-using circuit::testing::Patient;
 
+namespace circuit::testing {
 namespace {
 
 // An io_context running on its own thread until destroyed.
@@ -318,3 +317,5 @@ BOOST_AUTO_TEST_CASE(RacingPickersSpreadOverHalfOpenPeers) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing
