@@ -3,12 +3,12 @@
 //
 // Hostile inputs, one test each: an options_for that throws or returns
 // garbage; empty, 1 MiB, non-UTF-8 and embedded-NUL peer ids; 10 M distinct
-// peer ids under `max_peers`; a listener that blocks; a clock that
-// goes backwards or sits at the ends of time; exceptions that are not
+// peer ids under `max_peers`; a listener that blocks; a clock that goes
+// backwards or sits at the ends of time; exceptions that are not
 // `std::exception`. Each gets a clear error or a documented, safe behaviour,
-// and afterwards the set still works (`ExpectHealthy`). (Every invalid and
-// every edge option value: options_test; listeners that throw:
-// listener_test.)
+// and afterwards the set still works (`ExpectHealthy`). Every invalid and
+// every edge option value is in options_test, listeners that throw in
+// listener_test.
 //
 // CIRCUIT_HOSTILE_PEERS overrides the number of distinct peer ids (default
 // 10 M; 1 M under sanitizers, where each admission costs ~10x; 100 k under
@@ -21,11 +21,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <latch>
-#include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -38,7 +37,6 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
 #include "epoch.h"
@@ -77,7 +75,7 @@ void ExpectHealthy(CircuitBreakerSet& set, std::string_view peer = "healthy") {
 }
 
 // A clock the test moves anywhere, backwards included.
-class SettableClock : public circuit::Clock {
+class SettableClock : public Clock {
  public:
   absl::Time now() const override { return absl::FromUnixNanos(ns_.load()); }
   void set(absl::Time t) { ns_.store(absl::ToUnixNanos(t)); }
@@ -87,7 +85,7 @@ class SettableClock : public circuit::Clock {
 };
 
 // A clock that returns whatever `now_` holds, infinities included.
-class ExtremeClock : public circuit::Clock {
+class ExtremeClock : public Clock {
  public:
   absl::Time now() const override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -407,11 +405,11 @@ SetOptions EndsOfTimeOptions(int variant, const Clock* clock) {
 // Jumps between the ends of time, both ways, with calls held across the
 // jumps. At every time: a call is admitted or rejected as unavailable and
 // nothing else, a rejection's retry-after is not negative, a peer that
-// never fails is never rejected, the manual
-// controls take effect at once (an opened peer is open, up to the end of
-// time), a probe is admitted after half_open(), and
-// snapshots add up; in the end every call was heard once, with its outcome.
-// Under UBSan any overflow in the time arithmetic fails the test too.
+// never fails is never rejected, the manual controls take effect at once
+// (an opened peer is open, up to the end of time), a probe is admitted
+// after half_open(), and snapshots add up. In the end every call was heard
+// once, with its outcome. Under UBSan any overflow in the time arithmetic
+// fails the test too.
 BOOST_DATA_TEST_CASE(AClockAtTheEndsOfTimeIsSurvived, bdata::make({0, 1}), variant) {
   const absl::Time times[] = {absl::InfinitePast(),
                               absl::UnixEpoch() - absl::Hours(24 * 365 * 300),
