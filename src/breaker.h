@@ -38,6 +38,7 @@
 #include "circuit/options.h"
 #include "circuit/state.h"
 #include "circuit/internal/hot_path.h"
+#include "arith.h"
 #include "counters.h"
 #include "sync.h"
 
@@ -155,8 +156,8 @@ class Breaker : public BreakerHot {
       *retry_after_ns = INT64_MAX;
     } else if (s == State::kOpen) {
       std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
-      if (now_ns >= until - slack_ns) return false;
-      *retry_after_ns = until - now_ns;
+      if (now_ns >= SatSub(until, slack_ns)) return false;
+      *retry_after_ns = SatSub(until, now_ns);
     } else {
       return false;
     }
