@@ -51,6 +51,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -65,11 +66,14 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "redis/protocol.h"
 #include "redis/scripts.h"
 #include "spdlog/spdlog.h"
 #include "sync.h"
 
 namespace circuit {
+
+namespace redis = internal::redis;
 
 absl::Status RedisOptions::validate() const {
   auto bad = [](std::string_view field, std::string_view why) {
@@ -138,34 +142,6 @@ timeval ToTv(absl::Duration d) {
   return tv;
 }
 
-std::string Hex(std::string_view s) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.resize(s.size() * 2);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    out[2 * i] = kDigits[c >> 4];
-    out[2 * i + 1] = kDigits[c & 15];
-  }
-  return out;
-}
-
-bool Unhex(std::string_view h, std::string* out) {
-  if (h.empty() || h.size() % 2 != 0) return false;
-  auto val = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  out->resize(h.size() / 2);
-  for (std::size_t i = 0; i < out->size(); ++i) {
-    int hi = val(h[2 * i]), lo = val(h[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<char>(hi * 16 + lo);
-  }
-  return true;
-}
-
 std::uint64_t Mix(std::uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -205,29 +181,11 @@ struct ContextDeleter {
 };
 using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
 
-bool IsString(const redisReply* r) {
-  return r != nullptr &&
-         (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-std::string_view StrOf(const redisReply* r) { return {r->str, r->len}; }
-
-// One fleet decision as read from a reply or a message.
-struct Update {
-  std::string peer;  // raw id
-  std::string hex;   // as in Redis
-  char st = 'c';     // c, o, h
-  std::uint64_t ep = 0;
-  std::int64_t rem_ms = 0;
-  std::string prober;
-};
+std::string_view StdView(absl::string_view s) { return {s.data(), s.size()}; }
 
 // What the set told the store, waiting to be flushed.
 struct Report {
-  char kind;  // t, h, c, r
-  std::string peer;
-  std::int64_t open_ms;
-  std::string known_inc;
-  std::int64_t known_ep;
+  redis::Op op;
   SteadyTime queued;
 };
 
@@ -254,8 +212,8 @@ class RedisStore::Impl {
 
  private:
   struct Known {
-    std::uint64_t ep = 0;
-    char st = 'c';
+    std::uint64_t epoch = 0;
+    redis::FleetState state = redis::FleetState::kClosed;
   };
   struct Batch {
     std::vector<std::pair<std::string, int>> fails;
@@ -285,8 +243,7 @@ class RedisStore::Impl {
   // on any I/O or protocol error.
   Reply Command(const std::vector<std::string>& args);
   void Flush(Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
-  bool FlushChunk(const std::vector<std::string>& ops,
-                  const absl::flat_hash_set<std::string>& asked);
+  bool FlushChunk(redis::FlushCall& call);
   void Resync() ABSL_LOCKS_EXCLUDED(known_mu_);
   void DropStaleLocked(SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::chrono::nanoseconds Backoff(int attempt);
@@ -301,12 +258,9 @@ class RedisStore::Impl {
   void OnMessage(std::string_view payload);
 
   // Both.
-  // Parses {inc, (Q, st, ep, rem, pr)*}; false on a schema violation.
-  bool ParseUpdates(const redisReply* r, std::string* inc,
-                    std::vector<Update>* out);
   // Applies decisions in order: `force` also applies one whose epoch equals
   // the known one (snapshots; refused lease requests).
-  void Deliver(const std::string& inc, std::vector<Update>& updates,
+  void Deliver(const redis::Updates& batch,
                const absl::flat_hash_set<std::string>* force, bool all_force)
       ABSL_LOCKS_EXCLUDED(deliver_mu_, known_mu_, sinks_mu_);
   // Calls `slot`'s sink unless it was detached; marks it busy meanwhile.
@@ -321,10 +275,7 @@ class RedisStore::Impl {
   // Constant after construction.
   const RedisOptions opts_;
   const std::string inst_;
-  const std::string tag_;      // "{prefix}"
-  const std::string meta_key_;
-  const std::string open_key_;
-  const std::string channel_;
+  const redis::Keys keys_;
   const int wake_fd_;
 
   // What the callers queue for the flusher, and its wake-ups (cv_).
@@ -392,10 +343,7 @@ std::string NewInstanceId() {
 RedisStore::Impl::Impl(RedisOptions options)
     : opts_(std::move(options)),
       inst_(NewInstanceId()),
-      tag_(absl::StrCat("{", opts_.key_prefix, "}")),
-      meta_key_(tag_ + ":m"),
-      open_key_(tag_ + ":o"),
-      channel_(tag_ + ":ev"),
+      keys_(opts_.key_prefix),
       wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (wake_fd_ < 0) throw std::runtime_error("RedisStore: eventfd failed");
   flusher_ = std::thread([this] { FlusherMain(); });
@@ -521,28 +469,21 @@ void RedisStore::Impl::RecordFailure(std::string_view peer) {
 
 void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
                                         State to, absl::Duration open_for) {
-  char kind = 0;
-  if (to == State::kOpen && from == State::kClosed) kind = 't';
-  if (to == State::kOpen && from == State::kHalfOpen) kind = 'r';
-  if (to == State::kHalfOpen && from == State::kOpen) kind = 'h';
-  if (to == State::kClosed && (from == State::kOpen || from == State::kHalfOpen)) {
-    kind = 'c';
-  }
-  // Forced-open and disabled are process-local overrides; manual half_open()
-  // from closed has no fleet meaning.
-  if (kind == 0) return;
+  std::optional<redis::ReportKind> kind = redis::ReportKindFor(from, to);
+  if (!kind) return;
   Report r;
-  r.kind = kind;
-  r.peer = std::string(peer);
-  r.open_ms = open_for >= absl::InfiniteDuration()
-                  ? 86400000
-                  : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
-  r.known_ep = -1;
+  r.op.kind = *kind;
+  r.op.peer = std::string(peer);
+  r.op.n = open_for >= absl::InfiniteDuration()
+               ? 86400000
+               : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
   {
     internal::MutexLock lock(&known_mu_);
-    r.known_inc = inc_;
+    r.op.known_inc = inc_;
     auto it = known_.find(absl::string_view(peer.data(), peer.size()));
-    if (it != known_.end()) r.known_ep = static_cast<std::int64_t>(it->second.ep);
+    if (it != known_.end()) {
+      r.op.known_epoch = static_cast<std::int64_t>(it->second.epoch);
+    }
   }
   r.queued = SteadyClock::now();
   bool wake = false;
@@ -633,7 +574,7 @@ bool RedisStore::Impl::ConnectCommand() {
     Reply r = Command({"AUTH", opts_.password});
     if (r == nullptr) return false;
     if (r->type == REDIS_REPLY_ERROR) {
-      CloseCommand(StrOf(r.get()));
+      CloseCommand(redis::ErrorText(r.get()));
       return false;
     }
   }
@@ -649,12 +590,12 @@ bool RedisStore::Impl::LoadScripts() {
                           {internal::kSnapshotScript, &snapshot_sha_}}) {
     Reply r = Command({"SCRIPT", "LOAD", src});
     if (r == nullptr) return false;
-    if (!IsString(r.get()) || r->len != 40) {
-      CloseCommand(r->type == REDIS_REPLY_ERROR ? StrOf(r.get())
+    if (!redis::IsScriptSha(r.get())) {
+      CloseCommand(r->type == REDIS_REPLY_ERROR ? redis::ErrorText(r.get())
                                                 : "unexpected SCRIPT LOAD reply");
       return false;
     }
-    *sha = std::string(StrOf(r.get()));
+    *sha = std::string(r->str, r->len);
   }
   return true;
 }
@@ -670,7 +611,9 @@ void RedisStore::Impl::DropStaleLocked(SteadyTime now) {
   }
   auto stale = [&](const Report& r) {
     auto age = now - r.queued;
-    if (r.kind == 't' || r.kind == 'r') return age > std::chrono::milliseconds(r.open_ms);
+    if (r.op.kind == redis::ReportKind::kTrip || r.op.kind == redis::ReportKind::kReopen) {
+      return age > std::chrono::milliseconds(r.op.n);
+    }
     return age > window;
   };
   auto it = std::remove_if(reports_.begin(), reports_.end(), stale);
@@ -756,64 +699,34 @@ void RedisStore::Impl::Flush(Batch batch) {
     internal::MutexLock lock(&mu_);
     p = policy_;
   }
-  std::vector<std::string> head = {
-      "EVALSHA", flush_sha_, "2", meta_key_, open_key_, inst_,
-      absl::StrCat(p.max_failures == kUnlimited ? -1 : p.max_failures),
-      absl::StrCat(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(p.time_unit))),
-      "10",
-      absl::StrCat(opts_.min_reporters),
-      absl::StrCat(std::max<std::int64_t>(0, absl::ToInt64Milliseconds(p.reset_timeout))),
-      absl::StrCat(p.backoff_multiplier),
-      absl::StrCat(p.max_reset_timeout >= absl::InfiniteDuration()
-                       ? -1
-                       : absl::ToInt64Milliseconds(p.max_reset_timeout)),
-      absl::StrCat(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(opts_.probe_lease))),
-      tag_};
-  std::vector<std::string> ops = head;
-  absl::flat_hash_set<std::string> asked;
-  int in_chunk = 0;
-  auto send = [&]() -> bool {
-    if (in_chunk == 0) return true;
-    bool ok = FlushChunk(ops, asked);
-    ops = head;
-    asked.clear();
-    in_chunk = 0;
+  redis::FlushCall call(flush_sha_, keys_, inst_, p, opts_);
+  auto add = [&](const redis::Op& op) -> bool {
+    call.Add(op);
+    if (call.ops() < opts_.batch_max_peers) return true;
+    bool ok = FlushChunk(call);
+    call.Clear();
     return ok;
-  };
-  auto add = [&](char kind, const std::string& peer, std::int64_t n,
-                 const std::string& kinc, std::int64_t kep) -> bool {
-    ops.push_back(std::string(1, kind));
-    ops.push_back(Hex(peer));
-    ops.push_back(absl::StrCat(n));
-    ops.push_back(kinc);
-    ops.push_back(absl::StrCat(kep));
-    if (kind == 'h') asked.insert(ops[ops.size() - 4]);
-    if (++in_chunk >= opts_.batch_max_peers) return send();
-    return true;
   };
   // Failures first: a trip they cause is decided before the reports that
   // follow it (a local trip then finds the fleet already open).
   for (auto& [peer, n] : batch.fails) {
-    if (!add('f', peer, n, "", -1)) return;
+    if (!add(redis::Op{redis::ReportKind::kFailures, peer, n, "", -1})) return;
   }
   for (const Report& r : batch.reports) {
-    if (!add(r.kind, r.peer, r.open_ms, r.known_inc, r.known_ep)) return;
+    if (!add(r.op)) return;
   }
-  send();
+  if (call.ops() > 0) FlushChunk(call);
 }
 
-bool RedisStore::Impl::FlushChunk(const std::vector<std::string>& args,
-                                  const absl::flat_hash_set<std::string>& asked) {
-  Reply r = Command(args);
+bool RedisStore::Impl::FlushChunk(redis::FlushCall& call) {
+  Reply r = Command(call.args());
   if (r == nullptr) return false;
-  if (r->type == REDIS_REPLY_ERROR &&
-      StrOf(r.get()).substr(0, 8) == "NOSCRIPT") {
+  if (redis::IsNoScript(r.get())) {
     // Script cache lost (restart, failover, SCRIPT FLUSH): the script did
     // not run, so reloading and retrying once cannot double-count.
     if (!LoadScripts()) return false;
-    std::vector<std::string> again = args;
-    again[1] = flush_sha_;
-    r = Command(again);
+    call.args()[redis::kShaArg] = flush_sha_;
+    r = Command(call.args());
     if (r == nullptr) return false;
   }
   if (r->type == REDIS_REPLY_ERROR) {
@@ -822,34 +735,35 @@ bool RedisStore::Impl::FlushChunk(const std::vector<std::string>& args,
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
-  std::string inc;
-  std::vector<Update> updates;
-  if (!ParseUpdates(r.get(), &inc, &updates)) {
-    CloseCommand("malformed flush reply");
+  absl::StatusOr<redis::Updates> updates = redis::ParseFlushReply(r.get());
+  if (!updates.ok()) {
+    CloseCommand(StdView(updates.status().message()));
     return false;
   }
   flushes_.fetch_add(1, std::memory_order_relaxed);
-  Deliver(inc, updates, &asked, false);
+  Deliver(*updates, &call.lease_requests(), false);
   return true;
 }
 
 void RedisStore::Impl::Resync() {
   if (cmd_ == nullptr) return;
-  std::vector<std::string> args = {"EVALSHA", snapshot_sha_, "2", meta_key_,
-                                   open_key_, tag_};
+  std::string known_inc;
+  std::vector<std::string> believed;
   {
     internal::MutexLock lock(&known_mu_);
-    args.push_back(inc_);
+    known_inc = inc_;
     for (const auto& [peer, k] : known_) {
-      if (k.st != 'c' && args.size() < 1024) args.push_back(Hex(peer));
+      if (believed.size() >= redis::kMaxBelievedPeers) break;
+      if (k.state != redis::FleetState::kClosed) believed.push_back(peer);
     }
   }
+  std::vector<std::string> args =
+      redis::SnapshotCall(snapshot_sha_, keys_, known_inc, believed);
   Reply r = Command(args);
   if (r == nullptr) return;
-  if (r->type == REDIS_REPLY_ERROR &&
-      StrOf(r.get()).substr(0, 8) == "NOSCRIPT") {
+  if (redis::IsNoScript(r.get())) {
     if (!LoadScripts()) return;
-    args[1] = snapshot_sha_;
+    args[redis::kShaArg] = snapshot_sha_;
     r = Command(args);
     if (r == nullptr) return;
   }
@@ -857,55 +771,17 @@ void RedisStore::Impl::Resync() {
     NoteError();
     return;
   }
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && IsString(r->element[0]) &&
-      r->element[0]->len == 0) {
-    resyncs_.fetch_add(1, std::memory_order_relaxed);
-    return;  // Redis holds no state (yet)
-  }
-  std::string inc;
-  std::vector<Update> updates;
-  if (!ParseUpdates(r.get(), &inc, &updates)) {
-    CloseCommand("malformed snapshot reply");
+  absl::StatusOr<redis::Updates> updates = redis::ParseSnapshotReply(r.get());
+  if (!updates.ok()) {
+    CloseCommand(StdView(updates.status().message()));
     return;
   }
   resyncs_.fetch_add(1, std::memory_order_relaxed);
-  Deliver(inc, updates, nullptr, true);
+  if (updates->incarnation.empty()) return;  // Redis holds no state (yet)
+  Deliver(*updates, nullptr, true);
 }
 
-bool RedisStore::Impl::ParseUpdates(const redisReply* r, std::string* inc,
-                                    std::vector<Update>* out) {
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-      (r->elements - 1) % 5 != 0 || !IsString(r->element[0]) ||
-      r->element[0]->len == 0 || r->element[0]->len > 64) {
-    return false;
-  }
-  *inc = std::string(StrOf(r->element[0]));
-  for (std::size_t i = 1; i < r->elements; i += 5) {
-    const redisReply* q = r->element[i];
-    const redisReply* st = r->element[i + 1];
-    const redisReply* ep = r->element[i + 2];
-    const redisReply* rem = r->element[i + 3];
-    const redisReply* pr = r->element[i + 4];
-    if (!IsString(q) || !IsString(st) || st->len != 1 ||
-        ep->type != REDIS_REPLY_INTEGER || rem->type != REDIS_REPLY_INTEGER ||
-        !IsString(pr) || ep->integer < 0 || rem->integer < 0) {
-      return false;
-    }
-    Update u;
-    u.hex = std::string(StrOf(q));
-    if (!Unhex(u.hex, &u.peer)) return false;
-    u.st = st->str[0];
-    if (u.st != 'c' && u.st != 'o' && u.st != 'h') return false;
-    u.ep = static_cast<std::uint64_t>(ep->integer);
-    u.rem_ms = std::min<long long>(rem->integer, 86400000LL * 366);
-    u.prober = std::string(StrOf(pr));
-    out->push_back(std::move(u));
-  }
-  return true;
-}
-
-void RedisStore::Impl::Deliver(const std::string& inc,
-                               std::vector<Update>& updates,
+void RedisStore::Impl::Deliver(const redis::Updates& batch,
                                const absl::flat_hash_set<std::string>* force,
                                bool all_force) {
   internal::MutexLock deliver(&deliver_mu_);
@@ -916,7 +792,8 @@ void RedisStore::Impl::Deliver(const std::string& inc,
     internal::MutexLock lock(&sinks_mu_);
     slots = sinks_;
   }
-  for (Update& u : updates) {
+  const std::string& inc = batch.incarnation;
+  for (const redis::Update& u : batch.updates) {
     {
       internal::MutexLock lock(&known_mu_);
       if (inc != inc_) {
@@ -928,22 +805,25 @@ void RedisStore::Impl::Deliver(const std::string& inc,
       bool forced = all_force || (force != nullptr && force->contains(u.hex));
       auto it = known_.find(absl::string_view(u.peer.data(), u.peer.size()));
       if (it != known_.end()) {
-        if (u.ep < it->second.ep) continue;
-        if (u.ep == it->second.ep && !forced) continue;
-        it->second = Known{u.ep, u.st};
+        if (u.epoch < it->second.epoch) continue;
+        if (u.epoch == it->second.epoch && !forced) continue;
+        it->second = Known{u.epoch, u.state};
       } else {
         if (known_.size() >= 1u << 20) {
           // Bounded: forget closed peers first.
-          absl::erase_if(known_, [](const auto& kv) { return kv.second.st == 'c'; });
+          absl::erase_if(known_, [](const auto& kv) {
+            return kv.second.state == redis::FleetState::kClosed;
+          });
         }
-        known_.emplace(u.peer, Known{u.ep, u.st});
+        known_.emplace(u.peer, Known{u.epoch, u.state});
       }
     }
     State state = State::kClosed;
-    std::int64_t ms = u.rem_ms;
-    if (u.st == 'o' || u.st == 'h') {
+    std::int64_t ms = u.remaining_ms;
+    if (u.state != redis::FleetState::kClosed) {
       if (u.prober == inst_) {
-        if (u.st == 'h') continue;  // our own lease: we are the one probing
+        // Our own lease: we are the one probing.
+        if (u.state == redis::FleetState::kHalfOpen) continue;
       } else {
         // Not the prober: wait up to probe_lease (plus a per-process
         // jitter, so waiting processes do not all ask at once) for its
@@ -951,14 +831,14 @@ void RedisStore::Impl::Deliver(const std::string& inc,
         // decision keeps the same deadline.
         std::int64_t lease = absl::ToInt64Milliseconds(opts_.probe_lease);
         std::uint64_t h = Mix(std::hash<std::string>()(inst_) ^
-                              Mix(std::hash<std::string>()(u.hex) ^ u.ep));
+                              Mix(std::hash<std::string>()(u.hex) ^ u.epoch));
         ms += lease + static_cast<std::int64_t>(h % static_cast<std::uint64_t>(
                                                         std::max<std::int64_t>(1, lease)));
       }
       state = State::kOpen;
     }
     for (const std::shared_ptr<SinkSlot>& slot : slots) {
-      CallSink(*slot, u.peer, state, absl::Milliseconds(ms), u.ep);
+      CallSink(*slot, u.peer, state, absl::Milliseconds(ms), u.epoch);
     }
     applied_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -1026,8 +906,8 @@ bool RedisStore::Impl::Subscribe(ContextPtr* ctx) {
     redisAppendCommandArgv(c, 2, argv, lens);
     commands_.fetch_add(1, std::memory_order_relaxed);
   }
-  const char* argv[] = {"SUBSCRIBE", channel_.c_str()};
-  std::size_t lens[] = {9, channel_.size()};
+  const char* argv[] = {"SUBSCRIBE", keys_.channel.c_str()};
+  std::size_t lens[] = {9, keys_.channel.size()};
   redisAppendCommandArgv(c, 2, argv, lens);
   commands_.fetch_add(1, std::memory_order_relaxed);
   int done = 0;
@@ -1046,13 +926,9 @@ bool RedisStore::Impl::Subscribe(ContextPtr* ctx) {
       continue;
     }
     Reply r(static_cast<redisReply*>(raw));
-    if (r->type == REDIS_REPLY_ERROR) return false;
-    if (expected == 1) {
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-          !IsString(r->element[0]) || StrOf(r->element[0]) != "subscribe") {
-        return false;
-      }
-    }
+    redis::PushKind kind = redis::ClassifyPush(r.get()).kind;
+    if (kind == redis::PushKind::kError) return false;
+    if (expected == 1 && kind != redis::PushKind::kSubscribed) return false;
     --expected;
   }
   return true;
@@ -1110,16 +986,13 @@ void RedisStore::Impl::SubscriberMain() {
           }
           if (raw == nullptr) break;
           Reply r(static_cast<redisReply*>(raw));
-          if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-              IsString(r->element[0])) {
-            std::string_view kind = StrOf(r->element[0]);
-            if (kind == "message" && r->elements == 3 && IsString(r->element[2])) {
-              messages_.fetch_add(1, std::memory_order_relaxed);
-              OnMessage(StrOf(r->element[2]));
-            } else if (kind == "pong") {
-              ping_out = false;
-            }
-          } else if (r->type == REDIS_REPLY_ERROR) {
+          redis::Push push = redis::ClassifyPush(r.get());
+          if (push.kind == redis::PushKind::kMessage) {
+            messages_.fetch_add(1, std::memory_order_relaxed);
+            OnMessage(push.payload);
+          } else if (push.kind == redis::PushKind::kPong) {
+            ping_out = false;
+          } else if (push.kind == redis::PushKind::kError) {
             failed = true;
             break;
           }
@@ -1160,24 +1033,10 @@ void RedisStore::Impl::SubscriberMain() {
 }
 
 void RedisStore::Impl::OnMessage(std::string_view payload) {
-  // 1|<inc>|<st>|<ep>|<remaining ms>|<prober>|<Q>; anything else is ignored.
-  std::vector<absl::string_view> f =
-      absl::StrSplit(absl::string_view(payload.data(), payload.size()), '|');
-  if (f.size() != 7 || f[0] != "1" || f[1].empty() || f[2].size() != 1) return;
-  Update u;
-  u.st = f[2][0];
-  if (u.st != 'c' && u.st != 'o' && u.st != 'h') return;
-  std::int64_t rem = 0;
-  if (!absl::SimpleAtoi(f[3], &u.ep) || !absl::SimpleAtoi(f[4], &rem) || rem < 0) {
-    return;
-  }
-  u.rem_ms = std::min<std::int64_t>(rem, 86400000LL * 366);
-  u.prober = std::string(f[5]);
-  u.hex = std::string(f[6]);
-  if (!Unhex(u.hex, &u.peer)) return;
-  std::vector<Update> one;
-  one.push_back(std::move(u));
-  Deliver(std::string(f[1]), one, nullptr, false);
+  // A message that does not parse is ignored: the next snapshot repairs
+  // what it would have said.
+  absl::StatusOr<redis::Updates> updates = redis::ParseMessage(payload);
+  if (updates.ok()) Deliver(*updates, nullptr, false);
 }
 
 // ---------------------------------------------------------------------------
