@@ -35,15 +35,11 @@
 
 #include "circuit/redis_store.h"
 
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -59,13 +55,12 @@
 #include <utility>
 #include <vector>
 
-#include <hiredis/hiredis.h>
-
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "redis/connection.h"
 #include "redis/protocol.h"
 #include "redis/scripts.h"
 #include "spdlog/spdlog.h"
@@ -127,59 +122,14 @@ absl::Status RedisOptions::validate() const {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using SteadyTime = SteadyClock::time_point;
-
-std::chrono::nanoseconds ToChrono(absl::Duration d) {
-  return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
-}
-
-timeval ToTv(absl::Duration d) {
-  std::int64_t us = std::max<std::int64_t>(1000, absl::ToInt64Microseconds(d));
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(us / 1000000);
-  tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
-  return tv;
-}
-
-std::uint64_t Mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Blocks SIGPIPE in the calling thread (hiredis 0.14 writes with write()).
-void BlockSigpipe() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-// Discards a SIGPIPE left pending on this thread by a failed write.
-void DrainSigpipe() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  timespec zero{0, 0};
-  while (sigtimedwait(&set, nullptr, &zero) == SIGPIPE) {
-  }
-}
-
-struct ReplyDeleter {
-  void operator()(redisReply* r) const {
-    if (r != nullptr) freeReplyObject(r);
-  }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-struct ContextDeleter {
-  void operator()(redisContext* c) const {
-    if (c != nullptr) redisFree(c);
-  }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
+using redis::Backoff;
+using redis::Connection;
+using redis::Mix;
+using redis::Readiness;
+using redis::Reply;
+using redis::SteadyClock;
+using redis::SteadyTime;
+using redis::ToChrono;
 
 std::string_view StdView(absl::string_view s) { return {s.data(), s.size()}; }
 
@@ -239,6 +189,8 @@ class RedisStore::Impl {
   bool ConnectCommand();
   bool LoadScripts();
   void CloseCommand(std::string_view why);
+  // Accounts for the command connection lost (already closed).
+  void LinkLost(std::string_view why);
   // Sends one command on the command connection; null (connection closed)
   // on any I/O or protocol error.
   Reply Command(const std::vector<std::string>& args);
@@ -246,14 +198,12 @@ class RedisStore::Impl {
   bool FlushChunk(redis::FlushCall& call);
   void Resync() ABSL_LOCKS_EXCLUDED(known_mu_);
   void DropStaleLocked(SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::chrono::nanoseconds Backoff(int attempt);
 
   // Subscriber thread.
   void SubscriberMain();
-  bool Subscribe(ContextPtr* ctx);
-  // Waits for `fd` to be readable until `deadline`; false on stop/timeout.
-  enum class Wait { kReadable, kTimeout, kStop, kError };
-  Wait WaitReadable(int fd, SteadyTime deadline);
+  absl::Status Subscribe(Connection* conn);
+  // Waits for `fd` (none if < 0) to be readable until `deadline`.
+  Readiness Wait(int fd, SteadyTime deadline);
   bool SleepOrStop(std::chrono::nanoseconds d);
   void OnMessage(std::string_view payload);
 
@@ -292,7 +242,7 @@ class RedisStore::Impl {
   SteadyTime last_flush_end_ ABSL_GUARDED_BY(mu_){};
 
   // Owned by the flusher thread.
-  ContextPtr cmd_;
+  Connection cmd_;
   std::string flush_sha_, snapshot_sha_;
 
   // Serialises deliveries; held while sinks are called (file comment).
@@ -313,7 +263,7 @@ class RedisStore::Impl {
 
   // Has its own synchronization.
   std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> backoff_draws_{0};
+  Backoff backoff_;
   std::atomic<bool> cmd_ok_{false};
   std::atomic<bool> sub_ok_{false};
   std::atomic<bool> was_healthy_{false};
@@ -344,7 +294,8 @@ RedisStore::Impl::Impl(RedisOptions options)
     : opts_(std::move(options)),
       inst_(NewInstanceId()),
       keys_(opts_.key_prefix),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
+      backoff_(std::hash<std::string>()(inst_), opts_.backoff_base, opts_.backoff_max) {
   if (wake_fd_ < 0) throw std::runtime_error("RedisStore: eventfd failed");
   flusher_ = std::thread([this] { FlusherMain(); });
   try {
@@ -505,30 +456,17 @@ void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
 // ---------------------------------------------------------------------------
 // The flusher thread.
 
-std::chrono::nanoseconds RedisStore::Impl::Backoff(int attempt) {
-  // Full jitter: uniform in [0, min(max, base * 2^attempt)], at least 1 ms.
-  // Each draw mixes the instance id with a sequence number: both threads
-  // draw, and a per-thread generator would put kilobytes into the library's
-  // TLS block (which a library loaded with dlopen() must fit in).
-  std::mt19937_64 rng(Mix(std::hash<std::string>()(inst_) ^
-                          Mix(backoff_draws_.fetch_add(1, std::memory_order_relaxed))));
-  std::int64_t base = absl::ToInt64Nanoseconds(opts_.backoff_base);
-  std::int64_t cap = absl::ToInt64Nanoseconds(opts_.backoff_max);
-  std::int64_t hi = base;
-  for (int i = 0; i < attempt && hi < cap; ++i) hi *= 2;
-  hi = std::min(hi, cap);
-  std::uniform_int_distribution<std::int64_t> d(1000000, std::max<std::int64_t>(1000000, hi));
-  return std::chrono::nanoseconds(d(rng));
-}
-
 void RedisStore::Impl::SetCmdHealthy(bool ok) {
   cmd_ok_.store(ok, std::memory_order_release);
 }
 
 void RedisStore::Impl::CloseCommand(std::string_view why) {
-  if (cmd_ == nullptr) return;
-  cmd_.reset();
-  DrainSigpipe();
+  if (!cmd_.is_open()) return;
+  cmd_.Close();
+  LinkLost(why);
+}
+
+void RedisStore::Impl::LinkLost(std::string_view why) {
   SetCmdHealthy(false);
   NoteError();
   if (was_healthy_.exchange(false)) {
@@ -538,45 +476,24 @@ void RedisStore::Impl::CloseCommand(std::string_view why) {
 }
 
 Reply RedisStore::Impl::Command(const std::vector<std::string>& args) {
-  if (cmd_ == nullptr) return nullptr;
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  commands_.fetch_add(1, std::memory_order_relaxed);
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(
-      cmd_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
-  if (raw == nullptr || cmd_->err != 0) {
-    std::string why = cmd_->err != 0 ? std::string(cmd_->errstr) : "no reply";
-    if (raw != nullptr) freeReplyObject(raw);
-    CloseCommand(why);
+  if (!cmd_.is_open()) return nullptr;
+  absl::StatusOr<Reply> r = cmd_.Command(args);
+  if (!r.ok()) {
+    LinkLost(StdView(r.status().message()));
     return nullptr;
   }
-  return Reply(raw);
+  return std::move(*r);
 }
 
 bool RedisStore::Impl::ConnectCommand() {
-  redisContext* c = redisConnectWithTimeout(opts_.host.c_str(), opts_.port,
-                                            ToTv(opts_.connect_timeout));
-  if (c == nullptr) return false;
-  if (c->err != 0) {
-    redisFree(c);
+  // A connect that fails is not counted as an error on this link; a link
+  // that fails after connecting is.
+  absl::StatusOr<Connection> c = Connection::Open(opts_, &commands_);
+  if (!c.ok()) return false;
+  cmd_ = std::move(*c);
+  if (absl::Status s = cmd_.Authenticate(opts_.password); !s.ok()) {
+    LinkLost(StdView(s.message()));
     return false;
-  }
-  redisSetTimeout(c, ToTv(opts_.command_timeout));
-  redisEnableKeepAlive(c);
-  cmd_.reset(c);
-  if (!opts_.password.empty()) {
-    Reply r = Command({"AUTH", opts_.password});
-    if (r == nullptr) return false;
-    if (r->type == REDIS_REPLY_ERROR) {
-      CloseCommand(redis::ErrorText(r.get()));
-      return false;
-    }
   }
   if (!LoadScripts()) return false;
   reconnects_.fetch_add(1, std::memory_order_relaxed);
@@ -629,20 +546,20 @@ void RedisStore::Impl::SleepLocked(SteadyTime deadline, bool for_work) {
 }
 
 void RedisStore::Impl::FlusherMain() {
-  BlockSigpipe();
+  redis::BlockSigpipe();
   int attempt = 0;
   SteadyTime next_resync = SteadyClock::now();
   mu_.lock();
   while (!stop_) {
-    if (cmd_ == nullptr) {
+    if (!cmd_.is_open()) {
       mu_.unlock();
       bool ok = ConnectCommand();
-      if (!ok) cmd_.reset();
+      if (!ok) cmd_.Close();
       mu_.lock();
       if (stop_) break;
       if (!ok) {
         DropStaleLocked(SteadyClock::now());
-        SleepLocked(SteadyClock::now() + Backoff(attempt), false);
+        SleepLocked(SteadyClock::now() + backoff_.Delay(attempt), false);
         ++attempt;
         continue;
       }
@@ -689,7 +606,7 @@ void RedisStore::Impl::FlusherMain() {
     // never doubled); reports that arrived meanwhile wait for the next turn.
   }
   mu_.unlock();
-  cmd_.reset();
+  cmd_.Close();
   SetCmdHealthy(false);
 }
 
@@ -746,7 +663,7 @@ bool RedisStore::Impl::FlushChunk(redis::FlushCall& call) {
 }
 
 void RedisStore::Impl::Resync() {
-  if (cmd_ == nullptr) return;
+  if (!cmd_.is_open()) return;
   std::string known_inc;
   std::vector<std::string> believed;
   {
@@ -871,79 +788,47 @@ void RedisStore::Impl::CallSink(SinkSlot& slot, std::string_view peer,
 // The subscriber thread.
 
 bool RedisStore::Impl::SleepOrStop(std::chrono::nanoseconds d) {
-  return WaitReadable(-1, SteadyClock::now() + d) != Wait::kStop;
+  return Wait(-1, SteadyClock::now() + d) != Readiness::kStop;
 }
 
-RedisStore::Impl::Wait RedisStore::Impl::WaitReadable(int fd, SteadyTime deadline) {
-  for (;;) {
-    if (stopping_.load(std::memory_order_acquire)) return Wait::kStop;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - SteadyClock::now());
-    if (left.count() < 0) return Wait::kTimeout;
-    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
-    int n = poll(fds, fd >= 0 ? 2 : 1, static_cast<int>(left.count()) + 1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Wait::kError;
-    }
-    if (fds[0].revents != 0) return Wait::kStop;
-    if (fd >= 0 && fds[1].revents != 0) return Wait::kReadable;
-    if (n == 0 && SteadyClock::now() >= deadline) return Wait::kTimeout;
-  }
+Readiness RedisStore::Impl::Wait(int fd, SteadyTime deadline) {
+  if (stopping_.load(std::memory_order_acquire)) return Readiness::kStop;
+  return redis::WaitReadable(fd, wake_fd_, deadline);
 }
 
-bool RedisStore::Impl::Subscribe(ContextPtr* ctx) {
-  redisContext* c = redisConnectWithTimeout(opts_.host.c_str(), opts_.port,
-                                            ToTv(opts_.connect_timeout));
-  if (c == nullptr) return false;
-  ctx->reset(c);
-  if (c->err != 0) return false;
-  redisSetTimeout(c, ToTv(opts_.command_timeout));
-  redisEnableKeepAlive(c);
-  if (!opts_.password.empty()) {
-    const char* argv[] = {"AUTH", opts_.password.c_str()};
-    std::size_t lens[] = {4, opts_.password.size()};
-    redisAppendCommandArgv(c, 2, argv, lens);
-    commands_.fetch_add(1, std::memory_order_relaxed);
-  }
-  const char* argv[] = {"SUBSCRIBE", keys_.channel.c_str()};
-  std::size_t lens[] = {9, keys_.channel.size()};
-  redisAppendCommandArgv(c, 2, argv, lens);
-  commands_.fetch_add(1, std::memory_order_relaxed);
-  int done = 0;
-  while (!done) {
-    if (redisBufferWrite(c, &done) != REDIS_OK) return false;
-  }
-  // Replies: +OK for AUTH (when sent), then the subscribe confirmation.
-  int expected = opts_.password.empty() ? 1 : 2;
+absl::Status RedisStore::Impl::Subscribe(Connection* conn) {
+  absl::StatusOr<Connection> c = Connection::Open(opts_, &commands_);
+  if (!c.ok()) return c.status();
+  *conn = std::move(*c);
+  if (absl::Status s = conn->Authenticate(opts_.password); !s.ok()) return s;
+  if (absl::Status s = conn->Send({"SUBSCRIBE", keys_.channel}); !s.ok()) return s;
   SteadyTime deadline = SteadyClock::now() + ToChrono(opts_.command_timeout);
-  while (expected > 0) {
-    void* raw = nullptr;
-    if (redisGetReplyFromReader(c, &raw) != REDIS_OK) return false;
-    if (raw == nullptr) {
-      if (WaitReadable(c->fd, deadline) != Wait::kReadable) return false;
-      if (redisBufferRead(c) != REDIS_OK) return false;
+  for (;;) {
+    absl::StatusOr<Reply> r = conn->NextReply();
+    if (!r.ok()) return r.status();
+    if (*r == nullptr) {
+      if (Wait(conn->fd(), deadline) != Readiness::kReadable) {
+        return absl::DeadlineExceededError("no answer to SUBSCRIBE");
+      }
+      if (absl::Status s = conn->Receive(); !s.ok()) return s;
       continue;
     }
-    Reply r(static_cast<redisReply*>(raw));
-    redis::PushKind kind = redis::ClassifyPush(r.get()).kind;
-    if (kind == redis::PushKind::kError) return false;
-    if (expected == 1 && kind != redis::PushKind::kSubscribed) return false;
-    --expected;
+    if (redis::ClassifyPush(r->get()).kind != redis::PushKind::kSubscribed) {
+      return absl::UnavailableError("SUBSCRIBE refused");
+    }
+    return absl::OkStatus();
   }
-  return true;
 }
 
 void RedisStore::Impl::SubscriberMain() {
-  BlockSigpipe();
+  redis::BlockSigpipe();
   int attempt = 0;
   while (!stopping_.load(std::memory_order_acquire)) {
-    ContextPtr ctx;
-    if (!Subscribe(&ctx)) {
-      ctx.reset();
-      DrainSigpipe();
+    Connection conn;
+    if (!Subscribe(&conn).ok()) {
+      conn.Close();
       NoteError();
-      if (!SleepOrStop(Backoff(attempt))) break;
+      if (!SleepOrStop(backoff_.Delay(attempt))) break;
       ++attempt;
       continue;
     }
@@ -959,7 +844,6 @@ void RedisStore::Impl::SubscriberMain() {
     if (cmd_ok_.load() && !was_healthy_.exchange(true)) {
       LogInfo("backend reachable; fleet state shared again");
     }
-    redisContext* c = ctx.get();
     auto keepalive = ToChrono(opts_.keepalive_interval);
     auto timeout = ToChrono(opts_.command_timeout);
     SteadyTime last_ping = SteadyClock::now();
@@ -967,26 +851,25 @@ void RedisStore::Impl::SubscriberMain() {
     bool failed = false;
     while (!failed) {
       SteadyTime deadline = ping_out ? last_ping + timeout : last_ping + keepalive;
-      Wait w = WaitReadable(c->fd, deadline);
-      if (w == Wait::kStop) break;
-      if (w == Wait::kError) {
+      Readiness w = Wait(conn.fd(), deadline);
+      if (w == Readiness::kStop) break;
+      if (w == Readiness::kError) {
         failed = true;
         break;
       }
-      if (w == Wait::kReadable) {
-        if (redisBufferRead(c) != REDIS_OK) {
+      if (w == Readiness::kReadable) {
+        if (!conn.Receive().ok()) {
           failed = true;
           break;
         }
         for (;;) {
-          void* raw = nullptr;
-          if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-            failed = true;  // protocol error: the server may not be Redis
+          absl::StatusOr<Reply> r = conn.NextReply();
+          if (!r.ok()) {
+            failed = true;
             break;
           }
-          if (raw == nullptr) break;
-          Reply r(static_cast<redisReply*>(raw));
-          redis::Push push = redis::ClassifyPush(r.get());
+          if (*r == nullptr) break;
+          redis::Push push = redis::ClassifyPush(r->get());
           if (push.kind == redis::PushKind::kMessage) {
             messages_.fetch_add(1, std::memory_order_relaxed);
             OnMessage(push.payload);
@@ -1004,29 +887,21 @@ void RedisStore::Impl::SubscriberMain() {
         failed = true;  // a hung server: connect works, replies do not
         break;
       }
-      const char* argv[] = {"PING"};
-      std::size_t lens[] = {4};
-      redisAppendCommandArgv(c, 1, argv, lens);
-      commands_.fetch_add(1, std::memory_order_relaxed);
-      int done = 0;
-      while (!done) {
-        if (redisBufferWrite(c, &done) != REDIS_OK) {
-          failed = true;
-          break;
-        }
+      if (!conn.Send({"PING"}).ok()) {
+        failed = true;
+        break;
       }
       ping_out = true;
       last_ping = SteadyClock::now();
     }
     sub_ok_.store(false, std::memory_order_release);
-    ctx.reset();
-    DrainSigpipe();
+    conn.Close();
     if (failed) {
       NoteError();
       if (was_healthy_.exchange(false)) {
         LogWarn("subscription lost; sets run on local state");
       }
-      if (!SleepOrStop(Backoff(attempt))) break;
+      if (!SleepOrStop(backoff_.Delay(attempt))) break;
       ++attempt;
     }
   }
