@@ -7,7 +7,7 @@
 //   protocol.h    wire forms: script arguments, replies, messages
 //   connection.h  one blocking hiredis connection; reconnect backoff
 //   flusher.h     the pending batch and the flusher thread (command link)
-//   subscriber    the pub/sub thread (below, in this file)
+//   subscriber.h  the pub/sub thread
 //   health.h      link health and the counters behind stats()
 //
 // Deliveries. deliver_mu_ serialises them (the flusher applies flush and
@@ -29,12 +29,10 @@
 
 #include "circuit/redis_store.h"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <memory>
@@ -54,6 +52,7 @@
 #include "redis/flusher.h"
 #include "redis/health.h"
 #include "redis/protocol.h"
+#include "redis/subscriber.h"
 #include "sync.h"
 
 namespace circuit {
@@ -112,12 +111,7 @@ absl::Status RedisOptions::validate() const {
 
 namespace {
 
-using redis::Connection;
-using redis::Readiness;
-using redis::Reply;
 using redis::SteadyClock;
-using redis::SteadyTime;
-using redis::ToChrono;
 
 // The most peers whose latest epoch is remembered; beyond it closed peers
 // are forgotten first.
@@ -184,28 +178,19 @@ class RedisStore::Impl final : public redis::FleetView {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(deliver_mu_) ABSL_LOCKS_EXCLUDED(sinks_mu_);
   bool AttachedLocked(const SinkSlot* slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sinks_mu_);
 
-  // Subscriber thread.
-  void SubscriberMain();
-  absl::Status Subscribe(Connection* conn);
-  // Waits for `fd` (none if < 0) to be readable until `deadline`.
-  Readiness Wait(int fd, SteadyTime deadline);
-  bool SleepOrStop(std::chrono::nanoseconds d);
-  void OnMessage(std::string_view payload);
-
   // Constant after construction.
   const RedisOptions options_;
   const std::string instance_;
   const redis::Keys keys_;
-  const int wake_fd_;
 
   // Lock-free.
   redis::Counters counters_;
   redis::Health health_;
   redis::Backoff backoff_;
-  std::atomic<bool> stopping_{false};
 
-  // Serialises deliveries; held while sinks are called (file comment).
-  internal::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(known_mu_, sinks_mu_);
+  // Serialises deliveries; held while sinks are called (file comment), so
+  // a listener may report a transition to the flusher under it.
+  internal::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(known_mu_, sinks_mu_, flusher_.lock());
 
   // The latest epoch seen per peer, under Redis's incarnation inc_.
   internal::Mutex known_mu_ ABSL_ACQUIRED_AFTER(deliver_mu_);
@@ -225,39 +210,36 @@ class RedisStore::Impl final : public redis::FleetView {
 
   // The threads; started last, stopped first.
   redis::Flusher flusher_;
-  std::thread subscriber_;
+  redis::Subscriber subscriber_;
 };
 
 RedisStore::Impl::Impl(RedisOptions options)
     : options_(std::move(options)),
       instance_(NewInstanceId()),
       keys_(options_.key_prefix),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)),
       health_(options_),
       backoff_(std::hash<std::string>()(instance_), options_.backoff_base,
                options_.backoff_max),
-      flusher_(options_, keys_, instance_, this, &counters_, &health_, &backoff_) {
-  if (wake_fd_ < 0) throw std::runtime_error("RedisStore: eventfd failed");
+      flusher_(options_, keys_, instance_, this, &counters_, &health_, &backoff_),
+      // Messages may have been missed while unsubscribed: resync.
+      subscriber_(options_, keys_, this, [this] { flusher_.RequestResync(); },
+                  &counters_, &health_, &backoff_) {
   flusher_.Start();
   try {
-    subscriber_ = std::thread([this] { SubscriberMain(); });
+    subscriber_.Start();
   } catch (...) {
     flusher_.RequestStop();
     flusher_.Join();
-    close(wake_fd_);
     throw;
   }
 }
 
 RedisStore::Impl::~Impl() {
-  stopping_.store(true, std::memory_order_release);
+  // Both threads stop at once; each waits at most for its own I/O in flight.
   flusher_.RequestStop();
-  std::uint64_t one = 1;
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  subscriber_.RequestStop();
   flusher_.Join();
-  subscriber_.join();
-  close(wake_fd_);
+  subscriber_.Join();
 }
 
 // ---------------------------------------------------------------------------
@@ -417,127 +399,6 @@ void RedisStore::Impl::CallSink(const SinkSlot* slot, std::string_view peer,
     wake = detach_waiters_ > 0;
   }
   if (wake) sinks_cv_.notify_all();
-}
-
-// ---------------------------------------------------------------------------
-// The subscriber thread.
-
-bool RedisStore::Impl::SleepOrStop(std::chrono::nanoseconds d) {
-  return Wait(-1, SteadyClock::now() + d) != Readiness::kStop;
-}
-
-Readiness RedisStore::Impl::Wait(int fd, SteadyTime deadline) {
-  if (stopping_.load(std::memory_order_acquire)) return Readiness::kStop;
-  return redis::WaitReadable(fd, wake_fd_, deadline);
-}
-
-absl::Status RedisStore::Impl::Subscribe(Connection* conn) {
-  absl::StatusOr<Connection> c = Connection::Open(options_, &counters_.commands);
-  if (!c.ok()) return c.status();
-  *conn = std::move(*c);
-  if (absl::Status s = conn->Authenticate(options_.password); !s.ok()) return s;
-  if (absl::Status s = conn->Send({"SUBSCRIBE", keys_.channel}); !s.ok()) return s;
-  SteadyTime deadline = SteadyClock::now() + ToChrono(options_.command_timeout);
-  for (;;) {
-    absl::StatusOr<Reply> r = conn->NextReply();
-    if (!r.ok()) return r.status();
-    if (*r == nullptr) {
-      if (Wait(conn->fd(), deadline) != Readiness::kReadable) {
-        return absl::DeadlineExceededError("no answer to SUBSCRIBE");
-      }
-      if (absl::Status s = conn->Receive(); !s.ok()) return s;
-      continue;
-    }
-    if (redis::ClassifyPush(r->get()).kind != redis::PushKind::kSubscribed) {
-      return absl::UnavailableError("SUBSCRIBE refused");
-    }
-    return absl::OkStatus();
-  }
-}
-
-void RedisStore::Impl::SubscriberMain() {
-  redis::BlockSigpipe();
-  int attempt = 0;
-  while (!stopping_.load(std::memory_order_acquire)) {
-    Connection conn;
-    if (!Subscribe(&conn).ok()) {
-      conn.Close();
-      redis::Counters::Add(counters_.errors);
-      if (!SleepOrStop(backoff_.Delay(attempt))) break;
-      ++attempt;
-      continue;
-    }
-    attempt = 0;
-    redis::Counters::Add(counters_.reconnects);
-    health_.SubscriptionUp();
-    // Messages may have been missed while unsubscribed: resync.
-    flusher_.RequestResync();
-    auto keepalive = ToChrono(options_.keepalive_interval);
-    auto timeout = ToChrono(options_.command_timeout);
-    SteadyTime last_ping = SteadyClock::now();
-    bool ping_out = false;
-    bool failed = false;
-    while (!failed) {
-      SteadyTime deadline = ping_out ? last_ping + timeout : last_ping + keepalive;
-      Readiness w = Wait(conn.fd(), deadline);
-      if (w == Readiness::kStop) break;
-      if (w == Readiness::kError) {
-        failed = true;
-        break;
-      }
-      if (w == Readiness::kReadable) {
-        if (!conn.Receive().ok()) {
-          failed = true;
-          break;
-        }
-        for (;;) {
-          absl::StatusOr<Reply> r = conn.NextReply();
-          if (!r.ok()) {
-            failed = true;
-            break;
-          }
-          if (*r == nullptr) break;
-          redis::Push push = redis::ClassifyPush(r->get());
-          if (push.kind == redis::PushKind::kMessage) {
-            redis::Counters::Add(counters_.messages);
-            OnMessage(push.payload);
-          } else if (push.kind == redis::PushKind::kPong) {
-            ping_out = false;
-          } else if (push.kind == redis::PushKind::kError) {
-            failed = true;
-            break;
-          }
-        }
-        continue;
-      }
-      // Timed out waiting.
-      if (ping_out) {
-        failed = true;  // a hung server: connect works, replies do not
-        break;
-      }
-      if (!conn.Send({"PING"}).ok()) {
-        failed = true;
-        break;
-      }
-      ping_out = true;
-      last_ping = SteadyClock::now();
-    }
-    conn.Close();
-    if (!failed) health_.SubscriptionClosed();
-    if (failed) {
-      health_.SubscriptionLost();
-      redis::Counters::Add(counters_.errors);
-      if (!SleepOrStop(backoff_.Delay(attempt))) break;
-      ++attempt;
-    }
-  }
-}
-
-void RedisStore::Impl::OnMessage(std::string_view payload) {
-  // A message that does not parse is ignored: the next snapshot repairs
-  // what it would have said.
-  absl::StatusOr<redis::Updates> updates = redis::ParseMessage(payload);
-  if (updates.ok()) Deliver(*updates, redis::Reapply{});
 }
 
 // ---------------------------------------------------------------------------
