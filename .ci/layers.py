@@ -26,7 +26,8 @@ LAYERS = [
         "include/circuit/state", "include/circuit/clock",
         "include/circuit/options", "include/circuit/errors",
         "include/circuit/listener", "include/circuit/state_store",
-        "include/circuit/version", "src/vocabulary"]),
+        "include/circuit/version", "src/vocabulary", "src/arith",
+        "src/messages"]),
     (2, "runtime", [
         "src/sync", "include/circuit/internal/hot_path", "src/epoch",
         "src/counters", "src/fork"]),

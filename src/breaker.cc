@@ -14,33 +14,11 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "arith.h"
 
 namespace circuit::internal {
 namespace {
 
-constexpr std::int64_t kMaxNs = std::numeric_limits<std::int64_t>::max();
-
-std::int64_t SatAdd(std::int64_t a, std::int64_t b) {
-  std::int64_t r;
-  if (__builtin_add_overflow(a, b, &r)) return b > 0 ? kMaxNs : -kMaxNs;
-  return r;
-}
-
-// a - b, saturated: a clock may return any absl::Time, even the infinities,
-// and time arithmetic must not overflow (undefined behaviour) on it.
-std::int64_t SatSub(std::int64_t a, std::int64_t b) {
-  std::int64_t r;
-  if (__builtin_sub_overflow(a, b, &r)) return b < 0 ? kMaxNs : -kMaxNs;
-  return r;
-}
-
-std::int64_t FloorDiv(std::int64_t a, std::int64_t b) {
-  std::int64_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-
-// splitmix64: a well-mixed, deterministic 64-bit hash of (seed, peer, trip).
 bool Retired(std::uint64_t w) {
   return (w & word::kStateMask) == word::kRetired;
 }
@@ -58,13 +36,6 @@ Transition RetiredTransition() {
   Transition t;
   t.retired = true;
   return t;
-}
-
-std::uint64_t Mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 }  // namespace
@@ -180,24 +151,23 @@ Breaker::~Breaker() {
   }
 }
 
-const absl::Status& Breaker::BuildRejectionStatus(std::string_view key) {
+const absl::Status& Breaker::KeepRejectionStatus(absl::Status status) noexcept {
   auto* stored = std::launder(reinterpret_cast<absl::Status*>(rejection_status_));
-  absl::Status fresh = absl::UnavailableError(absl::StrCat(
-      "circuit open for peer '", absl::string_view(key.data(), key.size()),
-      "'"));
   SpinLockGuard lock(&mu_);
   if (!has_rejection_status_.load(std::memory_order_relaxed)) {
-    new (rejection_status_) absl::Status(std::move(fresh));
+    new (rejection_status_) absl::Status(std::move(status));
     has_rejection_status_.store(true, std::memory_order_release);
   }
   return *stored;
 }
 
+// Declared in circuit/internal/hot_path.h, in its ABI namespace.
+inline namespace abi_v1 {
 void CountSuccessSlow(BreakerHot* b) noexcept {
-  ThreadCounts::IncrementSlow(Epoch::Record(), ThreadCounts::kSuccesses,
-                              b->count_id_,
-                               &static_cast<Breaker*>(b)->successes_);
+  ThreadCounts::CountSuccessSlow(b->count_id_,
+                                 &static_cast<Breaker*>(b)->successes_);
 }
+}  // namespace abi_v1
 
 void Breaker::SetPolicy(const Policy* policy) {
   SpinLockGuard lock(&mu_);

@@ -43,7 +43,6 @@
 
 namespace circuit::internal {
 
-enum class Outcome : int { kSuccess = 0, kFailure = 1, kIgnored = 2 };
 
 // Policy
 //
@@ -244,19 +243,18 @@ class Breaker : public BreakerHot {
     internal::CountSuccess(ThisThread(), this);
   }
 
-  // Breaker::RejectionStatus()
+  // Breaker::rejection_status()
   //
-  // The status a rejection of peer `key` returns, built on first use and
-  // then shared (a copy costs a reference count, not an allocation). Kept
-  // in the breaker, next to the open deadline and the rejection counter,
-  // so that a rejection reads no further line of it. May throw
-  // std::bad_alloc (the first time).
-  const absl::Status& RejectionStatus(std::string_view key) {
-    if (has_rejection_status_.load(std::memory_order_acquire)) [[likely]] {
-      return *std::launder(reinterpret_cast<absl::Status*>(rejection_status_));
-    }
-    return BuildRejectionStatus(key);
+  // The status its owner keeps here for rejections (see
+  // Entry::RejectionStatus), or null before KeepRejectionStatus. Kept in the
+  // breaker, next to the open deadline and the rejection counter, so that a
+  // rejection reads no further line; the breaker never looks at it.
+  const absl::Status* rejection_status() const noexcept {
+    if (!has_rejection_status_.load(std::memory_order_acquire)) return nullptr;
+    return std::launder(reinterpret_cast<const absl::Status*>(rejection_status_));
   }
+  // Keeps `status` unless one is kept already; returns the one kept.
+  const absl::Status& KeepRejectionStatus(absl::Status status) noexcept;
 
   // Counts a rejection, in the calling thread's array too.
   void CountRejection() noexcept {
@@ -347,8 +345,6 @@ class Breaker : public BreakerHot {
   bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
                         bool slow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ClearHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // RejectionStatus() the first time.
-  const absl::Status& BuildRejectionStatus(std::string_view key);
   // The history, made if need be; null when memory is short.
   History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
@@ -363,7 +359,7 @@ class Breaker : public BreakerHot {
                                      (p->rate_rules ? kRateRules : 0));
   }
 
-  friend void CountSuccessSlow(BreakerHot* b) noexcept;
+  friend void abi_v1::CountSuccessSlow(BreakerHot* b) noexcept;
 
   // The hot fields come first, in BreakerHot: with the entry's hash and key
   // they fill one cache line (Entry in peer_table.h), and an admission plus

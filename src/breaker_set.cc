@@ -43,20 +43,21 @@ absl::Duration RetryAfter(std::int64_t ns) {
 
 }  // namespace
 
+// The forms of admission: each asks the one engine (SetCore::Admit) and
+// reports a refusal its own way.
+
 CircuitBreakerSet::Admission CircuitBreakerSet::admit(std::string_view peer,
                                                       bool want_status) {
   Admission a;
   a.peer = peer;
-  Context ctx = SetCore::EmptyContext();
-  internal::Rejection why;
-  if (core_->AdmitInto(peer, &ctx, &why, want_status ? &a.status : nullptr))
-      [[likely]] {
-    a.context.emplace(std::move(ctx));
+  internal::Verdict v = core_->Admit(peer, want_status ? &a.status : nullptr);
+  if (v.admitted()) [[likely]] {
+    a.context.emplace(Context(core_.get(), v.ticket));
     return a;
   }
-  a.bad_peer = why.bad_peer;
+  a.bad_peer = v.refusal == internal::Refusal::kBadPeer;
   if (a.bad_peer && !want_status) a.status = core_->CheckPeer(peer);
-  a.retry_after = RetryAfter(why.retry_after_ns);
+  a.retry_after = RetryAfter(v.retry_after_ns);
   return a;
 }
 
@@ -65,29 +66,23 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
   throw CircuitOpenError(a.peer, a.retry_after);
 }
 
-// context() and try_context() build the context in place (NRVO): no
-// Admission, no optional, one move at most.
 Context CircuitBreakerSet::context(std::string_view peer) {
-  Context ctx = SetCore::EmptyContext();
-  internal::Rejection why;
-  if (!core_->AdmitInto(peer, &ctx, &why, nullptr)) [[unlikely]] {
-    if (why.bad_peer) ThrowIfBad(core_->CheckPeer(peer));
-    throw CircuitOpenError(peer, RetryAfter(why.retry_after_ns));
-  }
-  return ctx;
+  internal::Verdict v = core_->Admit(peer, nullptr);
+  if (v.admitted()) [[likely]] return Context(core_.get(), v.ticket);
+  if (v.refusal == internal::Refusal::kBadPeer) ThrowIfBad(core_->CheckPeer(peer));
+  throw CircuitOpenError(peer, RetryAfter(v.retry_after_ns));
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {
-  Context ctx = SetCore::EmptyContext();
-  internal::Rejection why;
   absl::Status status;
-  if (core_->AdmitInto(peer, &ctx, &why, &status)) [[likely]] return ctx;
+  internal::Verdict v = core_->Admit(peer, &status);
+  if (v.admitted()) [[likely]] return Context(core_.get(), v.ticket);
   return status;
 }
 
 PeerHandle CircuitBreakerSet::handle(std::string_view peer) {
   ThrowIfBad(core_->CheckPeer(peer));
-  return PeerHandle(core_.get(), core_->AcquireHandle(peer));
+  return PeerHandle(core_.get(), &core_->AcquireHandle(peer)->breaker);
 }
 
 void CircuitBreakerSet::add_matcher(Matcher m, bool ignore) {
@@ -95,7 +90,7 @@ void CircuitBreakerSet::add_matcher(Matcher m, bool ignore) {
 }
 
 bool CircuitBreakerSet::status_is_failure(const absl::Status& s) const noexcept {
-  return core_->StatusIsFailure(s);
+  return core_->OutcomeOf(s) == internal::Outcome::kFailure;
 }
 
 void CircuitBreakerSet::open(std::string_view peer) {
@@ -160,13 +155,16 @@ void CircuitBreakerSet::add_listener(std::shared_ptr<Listener> listener) {
 // ---------------------------------------------------------------------------
 // PeerHandle
 
-PeerHandle::PeerHandle(internal::CoreHot* core, internal::Entry* entry) noexcept
-    : core_(core), entry_(entry) {}
+PeerHandle::PeerHandle(internal::CoreHot* core,
+                       internal::BreakerHot* breaker) noexcept
+    : core_(core), breaker_(breaker) {}
 
 PeerHandle::PeerHandle(const PeerHandle& other) noexcept
-    : core_(other.core_), entry_(other.entry_) {
+    : core_(other.core_), breaker_(other.breaker_) {
   // The other handle keeps the entry alive while we count ourselves in.
-  if (entry_ != nullptr) entry_->handles.fetch_add(1, std::memory_order_relaxed);
+  if (breaker_ != nullptr) {
+    internal::Entry::Of(breaker_)->handles.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 PeerHandle& PeerHandle::operator=(const PeerHandle& other) noexcept {
@@ -178,52 +176,48 @@ PeerHandle& PeerHandle::operator=(const PeerHandle& other) noexcept {
 }
 
 PeerHandle::PeerHandle(PeerHandle&& other) noexcept
-    : core_(other.core_), entry_(std::exchange(other.entry_, nullptr)) {}
+    : core_(other.core_), breaker_(std::exchange(other.breaker_, nullptr)) {}
 
 PeerHandle& PeerHandle::operator=(PeerHandle&& other) noexcept {
   if (this != &other) {
-    if (entry_ != nullptr) CoreOf(core_)->ReleaseHandle(entry_);
+    if (breaker_ != nullptr) CoreOf(core_)->ReleaseHandle(internal::Entry::Of(breaker_));
     core_ = other.core_;
-    entry_ = std::exchange(other.entry_, nullptr);
+    breaker_ = std::exchange(other.breaker_, nullptr);
   }
   return *this;
 }
 
 PeerHandle::~PeerHandle() {
-  if (entry_ != nullptr) CoreOf(core_)->ReleaseHandle(entry_);
+  if (breaker_ != nullptr) CoreOf(core_)->ReleaseHandle(internal::Entry::Of(breaker_));
 }
 
 Context PeerHandle::context_slow() const {
-  Context ctx = SetCore::EmptyContext();
-  internal::Rejection why;
-  if (!CoreOf(core_)->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
-                             nullptr)) [[unlikely]] {
-    throw CircuitOpenError(entry_->key(), RetryAfter(why.retry_after_ns));
-  }
-  return ctx;
+  internal::Verdict v = CoreOf(core_)->AdmitEntry(
+      internal::Entry::Of(breaker_), internal::Epoch::Pin(), nullptr);
+  if (v.admitted()) [[likely]] return Context(core_, v.ticket);
+  throw CircuitOpenError(peer(), RetryAfter(v.retry_after_ns));
 }
 
 absl::StatusOr<Context> PeerHandle::try_context() const {
-  Context ctx = SetCore::EmptyContext();
-  internal::Rejection why;
   absl::Status status;
-  if (CoreOf(core_)->AdmitEntryInto(entry_, internal::Epoch::Pin(), &ctx, &why,
-                            &status)) [[likely]] {
-    return ctx;
-  }
+  internal::Verdict v = CoreOf(core_)->AdmitEntry(
+      internal::Entry::Of(breaker_), internal::Epoch::Pin(), &status);
+  if (v.admitted()) [[likely]] return Context(core_, v.ticket);
   return status;
 }
 
-State PeerHandle::state() const { return CoreOf(core_)->StateOf(entry_); }
+State PeerHandle::state() const {
+  return CoreOf(core_)->StateOf(internal::Entry::Of(breaker_));
+}
 
 std::string_view PeerHandle::peer() const noexcept {
-  return entry_ == nullptr ? std::string_view() : entry_->key();
+  return breaker_ == nullptr ? std::string_view() : internal::PeerOf(breaker_);
 }
 
 }  // namespace circuit
 
 // ---------------------------------------------------------------------------
-// Pools: picking a peer without wasting probes (issue 6)
+// Pools: picking a peer without wasting probes
 
 namespace circuit {
 namespace {
@@ -278,7 +272,7 @@ std::optional<Pick> CircuitBreakerSet::first_admitting(
 }
 
 bool PeerHandle::would_admit() const {
-  return CoreOf(core_)->WouldAdmit(entry_);
+  return CoreOf(core_)->WouldAdmit(internal::Entry::Of(breaker_));
 }
 
 }  // namespace circuit

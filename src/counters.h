@@ -64,6 +64,15 @@ class ThreadCounts {
     }
   }
 
+  // ThreadCounts::CountSuccessSlow()
+  //
+  // Adds one to the successes of `id` (or to `*spill`) when the calling
+  // thread's array must grow first (see CountSuccess in
+  // circuit/internal/hot_path.h).
+  static void CountSuccessSlow(std::uint32_t id, Counter* spill) noexcept {
+    IncrementSlow(Epoch::Record(), kSuccesses, id, spill);
+  }
+
   // ThreadCounts::Read()
   //
   // `spill` plus what every thread counted of `tally` for `id`.
@@ -71,7 +80,6 @@ class ThreadCounts {
                             const Counter& spill) noexcept;
 
  private:
-  friend void CountSuccessSlow(BreakerHot* b) noexcept;
 
   // Grows the calling thread's `tally` array to hold `id` and counts into
   // it, or counts into `*spill`.

@@ -18,26 +18,16 @@
 
 #include "sync.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define CIRCUIT_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CIRCUIT_TSAN 1
-#endif
-#endif
-
 namespace circuit::internal {
 namespace {
 
 bool RegisterMembarrier() {
-#if defined(CIRCUIT_TSAN)
-  return false;  // TSan cannot see membarrier; use fences it understands
-#else
+  // TSan cannot see membarrier; readers then use fences it understands.
+  if constexpr (kThreadSanitizer) return false;
   long cmds = syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
   if (cmds < 0 || (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return false;
   return syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0,
                  0) == 0;
-#endif
 }
 
 using epoch_detail::g_epoch;

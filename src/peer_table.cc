@@ -13,20 +13,11 @@
 #include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "arith.h"
 #include "epoch.h"
 
 namespace circuit::internal {
 namespace {
-
-// a - b, saturated (a clock may return the infinities; see breaker.cc).
-std::int64_t SatSub(std::int64_t a, std::int64_t b) {
-  std::int64_t r;
-  if (__builtin_sub_overflow(a, b, &r)) {
-    return b < 0 ? std::numeric_limits<std::int64_t>::max()
-                 : std::numeric_limits<std::int64_t>::min();
-  }
-  return r;
-}
 
 constexpr std::size_t kInitialCapacity = 16;
 
@@ -96,17 +87,6 @@ class EntryPool {
   std::vector<void*> slabs_ ABSL_GUARDED_BY(mu_);  // keeps them reachable
 };
 
-// FNV-1a: unlike absl::Hash (seeded per process), the same in every process,
-// so a peer's jitter depends only on SetOptions::random_seed, the peer and
-// the trip.
-std::uint64_t StableHash(std::string_view key) {
-  std::uint64_t h = 0xcbf29ce484222325ull;
-  for (unsigned char c : key) {
-    h ^= c;
-    h *= 0x100000001b3ull;
-  }
-  return h;
-}
 
 }  // namespace
 
@@ -114,15 +94,27 @@ std::uint64_t StableHash(std::string_view key) {
 // Entry
 
 // The first cache line: hash, key length, inline key, then the breaker's
-// hot fields (Breaker::kHotBytes), where the inline hot path finds them
-// (kEntryBreakerOffset). Breaker's BreakerHot base makes Entry formally not
+// hot fields (Breaker::kHotBytes), which the inline hot path reads through
+// a BreakerHot pointer. Breaker's BreakerHot base makes Entry formally not
 // standard-layout; offsetof still works for a non-virtual base, as GCC and
 // Clang both document.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Winvalid-offsetof"
-static_assert(offsetof(Entry, breaker) == kEntryBreakerOffset);
 static_assert(offsetof(Entry, breaker) + Breaker::kHotBytes <= 64);
+
+Entry* Entry::Of(BreakerHot* b) noexcept {
+  return reinterpret_cast<Entry*>(
+      reinterpret_cast<char*>(static_cast<Breaker*>(b)) -
+      offsetof(Entry, breaker));
+}
 #pragma GCC diagnostic pop
+
+// Declared in circuit/internal/hot_path.h, in its ABI namespace.
+inline namespace abi_v1 {
+std::string_view PeerOf(const BreakerHot* b) noexcept {
+  return Entry::Of(const_cast<BreakerHot*>(b))->key();
+}
+}  // namespace abi_v1
 
 Entry::Entry(std::string_view key, std::uint64_t key_hash, const Policy* policy)
     : hash(key_hash), key_len(static_cast<std::uint32_t>(key.size())),

@@ -40,6 +40,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "breaker.h"
+#include "messages.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -122,12 +123,22 @@ struct alignas(64) Entry {
 
   // The status rejections of this peer return, built once.
   const absl::Status& RejectionStatus() {
-    return breaker.RejectionStatus(key());
+    if (const absl::Status* kept = breaker.rejection_status()) [[likely]] {
+      return *kept;
+    }
+    return breaker.KeepRejectionStatus(
+        absl::UnavailableError(OpenCircuitMessage(key())));
   }
 
   // Entry::Create()
   //
   // May throw std::bad_alloc.
+  // Entry::Of()
+  //
+  // The entry whose breaker's hot fields are `b` (contexts and handles hold
+  // only those).
+  static Entry* Of(BreakerHot* b) noexcept;
+
   static Entry* Create(std::string_view key, std::uint64_t hash,
                        const Policy* policy);
   static void Destroy(void* entry) noexcept;

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "circuit/clock.h"
+#include "arith.h"
 #include "epoch.h"
 
 namespace circuit::internal {
@@ -47,13 +48,6 @@ std::int64_t CoarseSlackNs(const Clock* clock) {
   return 2 * static_cast<std::int64_t>(res.tv_nsec);
 }
 
-// `id`'s time in nanoseconds; for CLOCK_MONOTONIC the same value as
-// ToNanos(MonotonicClock::instance().now()), without building a Time.
-std::int64_t ReadNs(clockid_t id) noexcept {
-  timespec ts;
-  clock_gettime(id, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 }  // namespace
 
@@ -193,47 +187,39 @@ void SetCore::MaybeSweep() {
   {
     MutexLock lock(&mu_);
     // Sweeping costs a heap walk; a few times per idle period is plenty.
-    std::int64_t since;  // saturated: a clock may return the infinities
-    if (__builtin_sub_overflow(now, last_sweep_ns_, &since)) {
-      since = now < last_sweep_ns_ ? INT64_MIN : INT64_MAX;
-    }
+    const std::int64_t since = SatSub(now, last_sweep_ns_);
     if (since < idle_ns_ / 8 && last_sweep_ns_ != 0) return;
     last_sweep_ns_ = now;
   }
   table_.SweepIdle(now, idle_ns_);
 }
 
-Admitted SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
-                             absl::Status* status) {
-  Admitted a;
-  a.decision = e->breaker.Admit(*clock_);
-  const Decision& d = a.decision;
-  if (d.retired) [[unlikely]] return a;
+Verdict SetCore::RefuseBadPeer(std::string_view peer,
+                               absl::Status* status) const {
+  if (status != nullptr) *status = CheckPeer(peer);
+  Verdict v;
+  v.refusal = Refusal::kBadPeer;
+  return v;
+}
+
+Verdict SetCore::Refuse(Entry* e, std::uint32_t pin,
+                        std::int64_t retry_after_ns,
+                        absl::Status* status) noexcept {
   table_.Touch(e);
-  if (d.transition.happened) Report(e, d.transition);
-  if (d.admitted) [[likely]] {
-    if (e->breaker.TimesCalls()) a.start_ns = ToNanos(clock_->now());
-    if (d.probe) events_.Probe(e->key());
-    events_.BeforeCall(e->key());
-    return a;
-  }
   events_.Rejected(e->key());
   if (status != nullptr) {
     try {
       *status = e->RejectionStatus();
     } catch (...) {
+      // No memory to build the peer's status the first time.
       *status = absl::UnavailableError("circuit open");
     }
   }
   Epoch::Unpin(pin);
-  return a;
-}
-
-bool SetCore::RejectBadPeer(std::string_view peer, Rejection* why,
-                            absl::Status* status) const {
-  why->bad_peer = true;
-  if (status != nullptr) *status = CheckPeer(peer);
-  return false;
+  Verdict v;
+  v.refusal = Refusal::kOpen;
+  v.retry_after_ns = retry_after_ns;
+  return v;
 }
 
 Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
@@ -247,70 +233,77 @@ Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
 }
 
 std::int64_t SetCore::NowNs() const noexcept {
-  if (clock_ == &MonotonicClock::instance()) return ReadNs(CLOCK_MONOTONIC);
+  if (clock_ == &MonotonicClock::instance()) return ReadClockNs(CLOCK_MONOTONIC);
   return ToNanos(clock_->now());
 }
 
 std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
   if (coarse_slack_ns_ >= 0) {
     *slack_ns = coarse_slack_ns_;
-    return ReadNs(CLOCK_MONOTONIC_COARSE);
+    return ReadClockNs(CLOCK_MONOTONIC_COARSE);
   }
   *slack_ns = 0;
   return NowNs();
 }
 
-bool SetCore::AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
-                             Rejection* why, absl::Status* status) {
+Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
+                           absl::Status* status) {
   // An open (or forced-open) breaker before its deadline: the common
-  // rejection, without the general Admit and its Decision.
+  // rejection, without the breaker's general Admit and its Decision.
   // The deadline is checked first on the coarse clock (a few ns, against
   // some 20 for the exact one); only within its slack of the deadline is
   // the exact clock read.
   State raw = e->breaker.RawState();
   if (raw == State::kOpen || raw == State::kForcedOpen) {
     std::int64_t slack = 0;
+    std::int64_t retry_after_ns = 0;
     std::int64_t now = raw == State::kOpen ? CoarseNowNs(&slack) : 0;
-    if (e->breaker.RejectIfOpen(now, slack, &why->retry_after_ns) ||
-        (slack != 0 && e->breaker.RejectIfOpen(NowNs(), 0,
-                                                &why->retry_after_ns))) {
-      why->bad_peer = false;
-      table_.Touch(e);
-      if (events_.has_listeners()) events_.Rejected(e->key());
-      if (status != nullptr) {
-        try {
-          *status = e->RejectionStatus();
-        } catch (...) {
-          *status = absl::UnavailableError("circuit open");
-        }
-      }
-      Epoch::Unpin(pin);
-      return false;
+    if (e->breaker.RejectIfOpen(now, slack, &retry_after_ns) ||
+        (slack != 0 && e->breaker.RejectIfOpen(NowNs(), 0, &retry_after_ns))) {
+      return Refuse(e, pin, retry_after_ns, status);
     }
   }
-  Admitted a = AdmitEntry(e, pin, status);
-  if (a.decision.retired) [[unlikely]] {
+  Decision d = e->breaker.Admit(*clock_);
+  if (d.retired) [[unlikely]] {
     // Dropped from the table since it was found: the peer's live entry.
     Entry* live = CreatePinned(e->key(), e->hash, pin);
-    return AdmitEntryInto(live, pin, ctx, why, status);
+    return AdmitEntry(live, pin, status);
   }
-  if (a.decision.admitted) {
-    Arm(ctx, e, a.decision.generation, a.start_ns, pin, a.decision.probe);
-    return true;
-  }
-  why->bad_peer = false;
-  why->retry_after_ns = a.decision.retry_after_ns;
-  return false;
+  if (d.transition.happened) Report(e, d.transition);
+  if (!d.admitted) return Refuse(e, pin, d.retry_after_ns, status);
+  table_.Touch(e);
+  Verdict v;
+  v.ticket.breaker = &e->breaker;
+  v.ticket.generation = d.generation;
+  v.ticket.pin = pin;
+  v.ticket.probe = d.probe;
+  if (e->breaker.TimesCalls()) v.ticket.start_ns = ToNanos(clock_->now());
+  if (d.probe) events_.Probe(e->key());
+  events_.BeforeCall(e->key());
+  return v;
 }
 
-void SetCore::Settle(Entry* e, std::uint64_t generation, bool probe,
-                     Outcome outcome, std::int64_t start_ns,
-                     std::uint32_t pin) noexcept {
-  Settled s = e->breaker.Settle(generation, probe, outcome, start_ns, *clock_);
+void SetCore::Settle(const Ticket& ticket, Outcome outcome) noexcept {
+  auto& b = static_cast<Breaker&>(*ticket.breaker);
+  if (outcome == Outcome::kSuccess && b.SettleClosedSuccess(ticket.generation))
+      [[likely]] {
+    if (events_.has_listeners()) [[unlikely]] {
+      events_.Success(Entry::Of(&b)->key());
+    }
+    Epoch::Unpin(ticket.pin);
+    return;
+  }
+  SettleGeneral(Entry::Of(&b), ticket, outcome);
+}
+
+void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
+                            Outcome outcome) noexcept {
+  Settled s = e->breaker.Settle(ticket.generation, ticket.probe, outcome,
+                                ticket.start_ns, *clock_);
   if (s.retired) [[unlikely]] {
-    e = SettleOnLive(e, s.late, outcome, start_ns, &s);
+    e = SettleOnLive(e, s.late, outcome, ticket.start_ns, &s);
     if (e == nullptr) {
-      Epoch::Unpin(pin);
+      Epoch::Unpin(ticket.pin);
       return;
     }
   }
@@ -327,7 +320,7 @@ void SetCore::Settle(Entry* e, std::uint64_t generation, bool probe,
     }
   }
   if (s.transition.happened) Report(e, s.transition);
-  Epoch::Unpin(pin);
+  Epoch::Unpin(ticket.pin);
 }
 
 Entry* SetCore::SettleOnLive(Entry* dropped, bool late, Outcome outcome,
@@ -375,6 +368,10 @@ Outcome SetCore::Classify(const std::exception_ptr& ep) const noexcept {
     if (m(ep)) return Outcome::kFailure;
   }
   return Outcome::kSuccess;
+}
+
+Outcome SetCore::OutcomeOf(const absl::Status& s) const noexcept {
+  return StatusIsFailure(s) ? Outcome::kFailure : Outcome::kSuccess;
 }
 
 bool SetCore::StatusIsFailure(const absl::Status& s) const noexcept {
@@ -542,12 +539,6 @@ void SetCore::apply_remote(std::string_view peer, State state,
   }
 }
 
-}  // namespace circuit::internal
-
-// ---------------------------------------------------------------------------
-// Pools (issue 6)
-
-namespace circuit::internal {
 
 bool SetCore::WouldAdmit(std::string_view peer) const {
   if (!CheckPeer(peer).ok()) return false;

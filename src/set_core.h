@@ -44,16 +44,24 @@ namespace circuit::internal {
 
 using Matcher = bool (*)(const std::exception_ptr&);
 
-// What admission decided, before it is shaped into an exception or status.
-struct Admitted {
-  Decision decision;
-  std::int64_t start_ns = kUntimed;
+// Why the admission engine refused a call.
+enum class Refusal : std::uint8_t {
+  kNone,     // admitted
+  kOpen,     // open, forced open, or half-open with every probe slot taken
+  kBadPeer,  // the peer id is empty or too long
 };
 
-// Why AdmitInto() did not admit.
-struct Rejection {
-  bool bad_peer = false;            // the peer id is empty or too long
-  std::int64_t retry_after_ns = 0;  // INT64_MAX: forced open
+// Verdict
+//
+// What the admission engine decided: an admitted ticket, or a refusal and
+// its reason. The forms of admission (context, try_context, call, handles,
+// first_admitting) differ only in how they report a refusal.
+struct Verdict {
+  Ticket ticket;  // admitted when ticket.breaker is set
+  Refusal refusal = Refusal::kNone;
+  std::int64_t retry_after_ns = 0;  // kOpen; INT64_MAX: forced open
+
+  bool admitted() const noexcept { return ticket.breaker != nullptr; }
 };
 
 // CoreHot comes first: Context and PeerHandle hold a CoreHot* and the
@@ -64,45 +72,44 @@ class SetCore final : public CoreHot, public StoreSink {
   ~SetCore() override;
 
   // ---------------------------------------------------------------------
-  // The hot path, inline (see the bottom of this file): admission and
-  // settling of a closed breaker go through a handful of loads and stores
-  // and no out-of-line call; every other case falls back to the general
-  // functions below.
+  // The admission engine. Its first step is the inline one of
+  // circuit/internal/hot_path.h (a plainly closed breaker in a set that
+  // neither listens nor evicts), then a closed breaker (recency, listeners),
+  // then everything else out of line.
 
-  // An empty context, for AdmitInto to fill.
-  static Context EmptyContext() noexcept { return Context(); }
-
-  // SetCore::AdmitInto()
+  // SetCore::Admit()
   //
-  // Admits a call to `peer` (creating it if needed) into the empty `*ctx`
-  // and returns true; or returns false and fills `*why`, and `*status` when
-  // not null (the peer's kUnavailable, or kInvalidArgument for a bad id).
+  // Admits a call to `peer` (creating it if needed), or refuses it; on a
+  // refusal fills `*status` when not null (the peer's kUnavailable, or
+  // kInvalidArgument for a bad id). The ticket holds a pin until settled.
   // May throw std::bad_alloc (creating a peer).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitInto(std::string_view peer,
-                                              Context* ctx, Rejection* why,
-                                              absl::Status* status);
-  // As AdmitInto for an entry already found and pinned (`pin`); the pin is
-  // handed to the context, or released when rejected or on a throw. May
-  // throw std::bad_alloc (re-creating a peer whose entry was retired).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitEntryInto(Entry* e, std::uint32_t pin,
-                                                   Context* ctx, Rejection* why,
-                                                   absl::Status* status);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
+                                             absl::Status* status);
+  // As Admit for an entry already found and pinned (`pin`); the pin goes to
+  // the ticket, or is released when refused or on a throw. May throw
+  // std::bad_alloc (re-creating a peer whose entry was retired).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict AdmitEntry(Entry* e, std::uint32_t pin,
+                                                  absl::Status* status);
 
-  // SetCore::SettleFast()
+  // SetCore::WouldAdmit()
   //
-  // As Settle(); a closed-state success is recorded inline.
-  void SettleFast(Entry* e, std::uint64_t generation, bool probe,
-                  Outcome outcome, std::int64_t start_ns,
-                  std::uint32_t pin) noexcept;
+  // The engine's decision without acting on it: no probe slot taken, no
+  // rejection counted, nothing created. An unknown peer reads true, a bad
+  // peer id false.
+  bool WouldAdmit(std::string_view peer) const;
+  bool WouldAdmit(Entry* e) const noexcept;
+
+  // ---------------------------------------------------------------------
+  // The settle engine (CoreHot). Its first step is inline too
+  // (SettlePlainSuccess in circuit/internal/hot_path.h).
+
+  void Settle(const Ticket& ticket, Outcome outcome) noexcept override;
+  Outcome Classify(const std::exception_ptr& e) const noexcept override;
+  Outcome OutcomeOf(const absl::Status& s) const noexcept override;
 
   // Validates a peer id: OK or kInvalidArgument naming what is wrong.
   absl::Status CheckPeer(std::string_view peer) const;
 
-  // Records an outcome and releases the context's pin.
-  void Settle(Entry* e, std::uint64_t generation, bool probe, Outcome outcome,
-              std::int64_t start_ns, std::uint32_t pin) noexcept;
-
-  Outcome Classify(const std::exception_ptr& e) const noexcept;
   bool StatusIsFailure(const absl::Status& s) const noexcept;
   void AddMatcher(Matcher m, bool ignore);
 
@@ -132,14 +139,6 @@ class SetCore final : public CoreHot, public StoreSink {
   Events& events() noexcept { return events_; }
   const Clock& clock() const noexcept { return *clock_; }
 
-  // -------------------------------------------------------------------
-  // Pools (issue 6)
-
-  // Whether Admit() would admit now, without side effects; an unknown peer
-  // reads true, a bad peer id false.
-  bool WouldAdmit(std::string_view peer) const;
-  bool WouldAdmit(Entry* e) const noexcept;
-
   // StoreSink
   void apply_remote(std::string_view peer, State state,
                     absl::Duration remaining, std::uint64_t epoch) override;
@@ -152,20 +151,17 @@ class SetCore final : public CoreHot, public StoreSink {
   // exact time and 0.
   std::int64_t CoarseNowNs(std::int64_t* slack_ns) const noexcept;
 
-  // Fills an admitted context.
-  void Arm(Context* ctx, Entry* e, std::uint64_t generation,
-           std::int64_t start_ns, std::uint32_t pin, bool probe) noexcept;
-  // The out-of-line parts of AdmitInto / AdmitEntryInto.
-  bool RejectBadPeer(std::string_view peer, Rejection* why,
-                     absl::Status* status) const;
+  // The out-of-line parts of the admission engine.
+  Verdict RefuseBadPeer(std::string_view peer, absl::Status* status) const;
   Entry* CreatePinned(std::string_view peer, std::uint64_t hash,
                       std::uint32_t pin);
-  bool AdmitEntrySlow(Entry* e, std::uint32_t pin, Context* ctx,
-                      Rejection* why, absl::Status* status);
-  // Asks `e`'s breaker; when it admits, the pin is kept for the context;
-  // when it rejects, the pin is released; when it is retired, nothing is
-  // done (decision.retired).
-  Admitted AdmitEntry(Entry* e, std::uint32_t pin, absl::Status* status);
+  Verdict AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status);
+  // A refusal of `e` (its status into `*status` when not null); releases
+  // the pin.
+  Verdict Refuse(Entry* e, std::uint32_t pin, std::int64_t retry_after_ns,
+                 absl::Status* status) noexcept;
+  // The settle engine past its first step.
+  void SettleGeneral(Entry* e, const Ticket& ticket, Outcome outcome) noexcept;
 
   struct Classifier {
     std::vector<Matcher> handled;
@@ -236,54 +232,33 @@ class SetCore final : public CoreHot, public StoreSink {
 };
 
 // ---------------------------------------------------------------------------
-// The hot path
+// The admission engine, inline
 
-inline void SetCore::Arm(Context* ctx, Entry* e, std::uint64_t generation,
-                         std::int64_t start_ns, std::uint32_t pin,
-                         bool probe) noexcept {
-  ctx->core_ = this;
-  ctx->entry_ = e;
-  ctx->generation_ = generation;
-  ctx->start_ns_ = start_ns;
-  ctx->uncaught_ = UncaughtExceptions();
-  ctx->epoch_ = pin;
-  ctx->probe_ = probe;
-}
-
-inline bool SetCore::AdmitInto(std::string_view peer, Context* ctx,
-                               Rejection* why, absl::Status* status) {
+inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status) {
   if (peer.empty() || peer.size() > options_.max_peer_id_bytes) [[unlikely]] {
-    return RejectBadPeer(peer, why, status);
+    return RefuseBadPeer(peer, status);
   }
   std::uint32_t pin = Epoch::Pin();
   std::uint64_t hash = PeerTable::Hash(peer);
   Entry* e = table_.Find(peer, hash);
   if (e == nullptr) [[unlikely]] e = CreatePinned(peer, hash, pin);
-  return AdmitEntryInto(e, pin, ctx, why, status);
+  return AdmitEntry(e, pin, status);
 }
 
-inline bool SetCore::AdmitEntryInto(Entry* e, std::uint32_t pin, Context* ctx,
-                                    Rejection* why, absl::Status* status) {
-  std::uint64_t generation;
-  if (e->breaker.AdmitsClosed(&generation)) [[likely]] {
-    table_.Touch(e);
-    if (events_.has_listeners()) [[unlikely]] events_.BeforeCall(e->key());
-    Arm(ctx, e, generation, kUntimed, pin, /*probe=*/false);
-    return true;
+inline Verdict SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
+                                   absl::Status* status) {
+  Verdict v;
+  if (AdmitsPlainly(this, &e->breaker, &v.ticket.generation) ||
+      e->breaker.AdmitsClosed(&v.ticket.generation)) [[likely]] {
+    if (general.load(std::memory_order_relaxed) != 0) [[unlikely]] {
+      table_.Touch(e);
+      if (events_.has_listeners()) events_.BeforeCall(e->key());
+    }
+    v.ticket.breaker = &e->breaker;
+    v.ticket.pin = pin;
+    return v;
   }
-  return AdmitEntrySlow(e, pin, ctx, why, status);
-}
-
-inline void SetCore::SettleFast(Entry* e, std::uint64_t generation, bool probe,
-                                Outcome outcome, std::int64_t start_ns,
-                                std::uint32_t pin) noexcept {
-  if (outcome == Outcome::kSuccess &&
-      e->breaker.SettleClosedSuccess(generation)) [[likely]] {
-    if (events_.has_listeners()) [[unlikely]] events_.Success(e->key());
-    Epoch::Unpin(pin);
-    return;
-  }
-  Settle(e, generation, probe, outcome, start_ns, pin);
+  return AdmitSlow(e, pin, status);
 }
 
 }  // namespace circuit::internal

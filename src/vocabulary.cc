@@ -15,6 +15,8 @@
 #include "circuit/errors.h"
 #include "circuit/options.h"
 #include "circuit/state.h"
+#include "arith.h"
+#include "messages.h"
 
 namespace circuit {
 
@@ -39,10 +41,7 @@ std::ostream& operator<<(std::ostream& os, State state) {
 }
 
 absl::Time MonotonicClock::now() const {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return absl::UnixEpoch() + absl::Seconds(ts.tv_sec) +
-         absl::Nanoseconds(ts.tv_nsec);
+  return absl::FromUnixNanos(internal::ReadClockNs(CLOCK_MONOTONIC));
 }
 
 const MonotonicClock& MonotonicClock::instance() noexcept {
@@ -148,11 +147,19 @@ absl::Status SetOptions::validate() const {
   return absl::OkStatus();
 }
 
+namespace internal {
+
+std::string OpenCircuitMessage(std::string_view peer) {
+  return absl::StrCat("circuit open for peer '",
+                      absl::string_view(peer.data(), peer.size()), "'");
+}
+
+}  // namespace internal
+
 CircuitOpenError::CircuitOpenError(std::string_view peer,
                                    absl::Duration retry_after)
     : std::runtime_error(absl::StrCat(
-          "circuit open for peer '", absl::string_view(peer.data(), peer.size()),
-          "'",
+          internal::OpenCircuitMessage(peer),
           retry_after == absl::InfiniteDuration()
               ? " (forced open)"
               : absl::StrCat(" (retry after ", absl::FormatDuration(retry_after),

@@ -72,119 +72,19 @@
 
 namespace circuit {
 
-class CircuitBreakerSet;
-
-// PeerSnapshot
-//
-// One peer's breaker, as `CircuitBreakerSet::snapshot()` saw it.
-struct PeerSnapshot {
-  std::string peer;
-  State state = State::kClosed;           // effective state (as state())
-  int failures_in_window = 0;  // window-rule failures now in the window;
-                               // exact up to max_failures (the history
-                               // keeps no more than the rule needs)
-  int consecutive_failures = 0;           // the current run of failures
-  std::uint64_t calls = 0;                // admitted calls with an outcome
-  std::uint64_t successes = 0;
-  std::uint64_t failures = 0;             // counted failures
-  std::uint64_t ignored = 0;
-  std::uint64_t rejections = 0;
-  std::uint64_t trips = 0;                // transitions into kOpen
-  int trips_in_a_row = 0;                 // drives the backoff
-  absl::Time open_until = absl::InfinitePast();  // end of the open period
-  int probes_in_flight = 0;
-};
-
-// PeerHandle
-//
-// A cheap, copyable handle to one peer's breaker that skips the lookup, for
-// pools that hold a connection per peer. The peer is never dropped from the
-// set while a handle to it exists. A default-constructed handle is empty and
-// must not be used.
-// REQUIRES: handles are destroyed before their set.
-class PeerHandle {
- public:
-  PeerHandle() noexcept = default;
-  PeerHandle(const PeerHandle& other) noexcept;
-  PeerHandle& operator=(const PeerHandle& other) noexcept;
-  PeerHandle(PeerHandle&& other) noexcept;
-  PeerHandle& operator=(PeerHandle&& other) noexcept;
-  ~PeerHandle();
-
-  // As `CircuitBreakerSet::context(peer())`, without the lookup. Inline: a
-  // closed peer is admitted without calling into the library.
-  Context context() const;
-
-  // As `CircuitBreakerSet::try_context(peer())`, without the lookup.
-  absl::StatusOr<Context> try_context() const;
-
-  // As `CircuitBreakerSet::state(peer())`.
-  State state() const;
-
-  // As `CircuitBreakerSet::would_admit(peer())`.
-  bool would_admit() const;
-
-  // The peer id.
-  std::string_view peer() const noexcept;
-
-  explicit operator bool() const noexcept { return entry_ != nullptr; }
-
- private:
-  friend class CircuitBreakerSet;
-  PeerHandle(internal::CoreHot* core, internal::Entry* entry) noexcept;
-
-  // context() when the peer is not plainly closed: the general admission.
-  Context context_slow() const;
-
-  internal::CoreHot* core_ = nullptr;  // the set's internal::SetCore
-  internal::Entry* entry_ = nullptr;
-};
-
-inline Context PeerHandle::context() const {
-  std::uint64_t generation;
-  if (internal::AdmitsPlainly(core_, entry_, &generation)) [[likely]] {
-    internal::ThreadHot* thread = internal::ThisThread();
-    return Context(core_, entry_, generation, internal::EpochPin(thread),
-                   internal::UncaughtExceptions(thread));
-  }
-  return context_slow();
-}
-
-// FailsWhen
-//
-// Wraps a predicate over a call's result that says whether the result is a
-// failure (rgunther30's validation_func, resilience4j's result predicate).
-// Make one with `fails_when()` and pass it to `call()`.
+class PeerHandle;
+struct PeerSnapshot;
+struct Pick;
 template <class Pred>
-struct FailsWhen {
-  Pred pred;
-};
-
-// fails_when()
-//
-//   set.call(peer, [&] { return http.get(url); },
-//            circuit::fails_when([](const Response& r) { return r.code >= 500; }));
-template <class Pred>
-FailsWhen<std::decay_t<Pred>> fails_when(Pred&& pred) {
-  return {std::forward<Pred>(pred)};
-}
+struct FailsWhen;
 
 namespace internal {
+class SetCore;
 template <class T>
 inline constexpr bool kIsFailsWhen = false;
 template <class P>
 inline constexpr bool kIsFailsWhen<FailsWhen<P>> = true;
 }  // namespace internal
-
-// Pick
-//
-// What `CircuitBreakerSet::first_admitting()` chose: the index of the peer
-// among the candidates, and the admitted call's context (which holds a
-// half-open probe slot when `context.probe()`).
-struct Pick {
-  std::size_t index;
-  Context context;
-};
 
 // CircuitBreakerSet
 //
@@ -362,7 +262,7 @@ class CircuitBreakerSet {
   std::string prometheus_text(std::string_view prefix = "circuit") const;
 
   // ---------------------------------------------------------------------
-  // Pools: picking a peer without wasting probes (issue 6)
+  // Pools: picking a peer without wasting probes
 
   // CircuitBreakerSet::would_admit()
   //
@@ -415,6 +315,114 @@ class CircuitBreakerSet {
                  Fallback* fallback);
 
   std::unique_ptr<internal::SetCore> core_;
+};
+
+
+// PeerSnapshot
+//
+// One peer's breaker, as `CircuitBreakerSet::snapshot()` saw it.
+struct PeerSnapshot {
+  std::string peer;
+  State state = State::kClosed;           // effective state (as state())
+  int failures_in_window = 0;  // window-rule failures now in the window;
+                               // exact up to max_failures (the history
+                               // keeps no more than the rule needs)
+  int consecutive_failures = 0;           // the current run of failures
+  std::uint64_t calls = 0;                // admitted calls with an outcome
+  std::uint64_t successes = 0;
+  std::uint64_t failures = 0;             // counted failures
+  std::uint64_t ignored = 0;
+  std::uint64_t rejections = 0;
+  std::uint64_t trips = 0;                // transitions into kOpen
+  int trips_in_a_row = 0;                 // drives the backoff
+  absl::Time open_until = absl::InfinitePast();  // end of the open period
+  int probes_in_flight = 0;
+};
+
+// PeerHandle
+//
+// A cheap, copyable handle to one peer's breaker that skips the lookup, for
+// pools that hold a connection per peer. The peer is never dropped from the
+// set while a handle to it exists. A default-constructed handle is empty and
+// must not be used.
+// REQUIRES: handles are destroyed before their set.
+class PeerHandle {
+ public:
+  PeerHandle() noexcept = default;
+  PeerHandle(const PeerHandle& other) noexcept;
+  PeerHandle& operator=(const PeerHandle& other) noexcept;
+  PeerHandle(PeerHandle&& other) noexcept;
+  PeerHandle& operator=(PeerHandle&& other) noexcept;
+  ~PeerHandle();
+
+  // As `CircuitBreakerSet::context(peer())`, without the lookup. Inline: a
+  // closed peer is admitted without calling into the library.
+  Context context() const;
+
+  // As `CircuitBreakerSet::try_context(peer())`, without the lookup.
+  absl::StatusOr<Context> try_context() const;
+
+  // As `CircuitBreakerSet::state(peer())`.
+  State state() const;
+
+  // As `CircuitBreakerSet::would_admit(peer())`.
+  bool would_admit() const;
+
+  // The peer id.
+  std::string_view peer() const noexcept;
+
+  explicit operator bool() const noexcept { return breaker_ != nullptr; }
+
+ private:
+  friend class CircuitBreakerSet;
+  PeerHandle(internal::CoreHot* core, internal::BreakerHot* breaker) noexcept;
+
+  // context() past the admission engine's first step.
+  Context context_slow() const;
+
+  internal::CoreHot* core_ = nullptr;  // the set's internal::SetCore
+  internal::BreakerHot* breaker_ = nullptr;
+};
+
+// The admission engine's first step, inline (circuit/internal/hot_path.h).
+inline Context PeerHandle::context() const {
+  internal::Ticket ticket;
+  if (internal::AdmitsPlainly(core_, breaker_, &ticket.generation)) [[likely]] {
+    internal::ThreadHot* thread = internal::ThisThread();
+    ticket.breaker = breaker_;
+    ticket.pin = internal::EpochPin(thread);
+    return Context(core_, ticket, internal::UncaughtExceptions(thread));
+  }
+  return context_slow();
+}
+
+// FailsWhen
+//
+// Wraps a predicate over a call's result that says whether the result is a
+// failure (rgunther30's validation_func, resilience4j's result predicate).
+// Make one with `fails_when()` and pass it to `call()`.
+template <class Pred>
+struct FailsWhen {
+  Pred pred;
+};
+
+// fails_when()
+//
+//   set.call(peer, [&] { return http.get(url); },
+//            circuit::fails_when([](const Response& r) { return r.code >= 500; }));
+template <class Pred>
+FailsWhen<std::decay_t<Pred>> fails_when(Pred&& pred) {
+  return {std::forward<Pred>(pred)};
+}
+
+// Pick
+//
+// What `CircuitBreakerSet::first_admitting()` chose: the index of the peer
+// among the candidates, and the admitted call's context (which holds a
+// half-open probe slot when `context.probe()`).
+struct Pick {
+  std::size_t index;
+  Context context;
 };
 
 }  // namespace circuit

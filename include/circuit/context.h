@@ -51,11 +51,8 @@
 
 namespace circuit {
 
+class CircuitBreakerSet;
 class PeerHandle;
-
-namespace internal {
-class SetCore;
-}  // namespace internal
 
 // Context
 //
@@ -101,12 +98,12 @@ class Context {
   // Context::settled()
   //
   // Whether the outcome has been recorded (or the context was moved from).
-  bool settled() const noexcept { return entry_ == nullptr; }
+  bool settled() const noexcept { return ticket_.breaker == nullptr; }
 
   // Context::probe()
   //
   // Whether this call holds a half-open probe slot.
-  bool probe() const noexcept { return probe_; }
+  bool probe() const noexcept { return ticket_.probe; }
 
   // Context::peer()
   //
@@ -114,66 +111,50 @@ class Context {
   std::string_view peer() const noexcept;
 
  private:
-  friend class internal::SetCore;
+  friend class CircuitBreakerSet;
   friend class PeerHandle;
 
-  // An untimed call admitted under `generation`, holding the pin `epoch`;
-  // `uncaught` is the thread's std::uncaught_exceptions() now.
-  Context(internal::CoreHot* core, internal::Entry* entry,
-          std::uint64_t generation, std::uint32_t epoch, int uncaught) noexcept
-      : core_(core),
-        entry_(entry),
-        generation_(generation),
-        uncaught_(uncaught),
-        epoch_(epoch) {}
+  // The guard of the call `ticket` admitted (the admission engine's
+  // result); `uncaught` is the thread's std::uncaught_exceptions() now.
+  Context(internal::CoreHot* core, const internal::Ticket& ticket,
+          int uncaught) noexcept
+      : core_(core), ticket_(ticket), uncaught_(uncaught) {}
+  Context(internal::CoreHot* core, const internal::Ticket& ticket) noexcept
+      : Context(core, ticket, internal::UncaughtExceptions()) {}
 
-  // Empty: what a moved-from context is (the admission path fills it).
-  Context() noexcept = default;
-
-  // Records `outcome` (an internal::Outcome) and releases the context.
-  void finish(int outcome) noexcept;
-  // A success recorded inline when that is all there is to do (see
-  // circuit/internal/hot_path.h); false otherwise, having done nothing.
+  // Records `outcome` through the set's settle engine and releases the
+  // context.
+  void finish(internal::Outcome outcome) noexcept;
+  // A success recorded inline when that is all there is to do (the settle
+  // engine's first step); false otherwise, having done nothing.
   bool settle_plain_success(internal::ThreadHot* thread) noexcept;
   // The destructor's outcome: a failure when an exception is escaping.
   void settle_unsettled() noexcept;
 
   internal::CoreHot* core_ = nullptr;
-  internal::Entry* entry_ = nullptr;  // null once settled or moved from
-  std::uint64_t generation_ = 0;      // the breaker's state when admitted
-  // Only read by the slow-call rule; internal::kUntimed when not timed.
-  std::int64_t start_ns_ = internal::kUntimed;
-  int uncaught_ = 0;                  // std::uncaught_exceptions() at birth
-  std::uint32_t epoch_ = 0;           // reclamation epoch pinned by this call
-  bool probe_ = false;
+  internal::Ticket ticket_;  // ticket_.breaker is null once settled
+  int uncaught_ = 0;         // std::uncaught_exceptions() at birth
 };
 
 // Inline: every call moves and destroys a context, and most destroy an
 // empty (moved-from or settled) one.
 inline Context::Context(Context&& other) noexcept
-    : core_(other.core_),
-      entry_(std::exchange(other.entry_, nullptr)),
-      generation_(other.generation_),
-      start_ns_(other.start_ns_),
-      uncaught_(other.uncaught_),
-      epoch_(other.epoch_),
-      probe_(other.probe_) {}
+    : core_(other.core_), ticket_(other.ticket_), uncaught_(other.uncaught_) {
+  other.ticket_.breaker = nullptr;
+}
 
 // A probe needs no check of its own (see BreakerHot::IsPlainSuccess).
 inline bool Context::settle_plain_success(
     internal::ThreadHot* thread) noexcept {
-  if (!internal::SettlePlainSuccess(thread, core_, entry_, generation_,
-                                    epoch_)) {
-    return false;
-  }
-  entry_ = nullptr;
+  if (!internal::SettlePlainSuccess(thread, core_, ticket_)) return false;
+  ticket_.breaker = nullptr;
   return true;
 }
 
 // Inline: the destructor of a context that nothing settled records a
 // success without calling into the library when it can.
 inline Context::~Context() {
-  if (entry_ != nullptr) {
+  if (ticket_.breaker != nullptr) {
     internal::ThreadHot* thread = internal::ThisThread();
     if (internal::UncaughtExceptions(thread) > uncaught_ ||
         !settle_plain_success(thread)) {
@@ -183,8 +164,9 @@ inline Context::~Context() {
 }
 
 inline void Context::succeed() noexcept {
-  if (entry_ != nullptr && !settle_plain_success(internal::ThisThread())) {
-    finish(/*internal::Outcome::kSuccess*/ 0);
+  if (ticket_.breaker != nullptr &&
+      !settle_plain_success(internal::ThisThread())) {
+    finish(internal::Outcome::kSuccess);
   }
 }
 

@@ -2,18 +2,30 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // The closed-state hot path, inline in the caller. Not API: everything under
-// circuit/internal/ may change without notice, and the layouts below are
-// shared with the library's sources (which static_assert them).
+// circuit/internal/ may change without notice.
 //
 // A call to a closed peer is a handful of loads and stores: one acquire load
 // of the breaker's state word at admission, and at settling a second load
 // of it, one store to this thread's success count and two to its epoch
 // record. Out of line that is dwarfed by two calls into the shared library
 // and the return of a `Context` through memory, so `PeerHandle::context()`
-// and the settling of a context run these inline and call into the library
-// only when the breaker is anything but plainly closed (open, half-open, a
-// failure run to reset, the slow-call rule on), when the set has listeners
-// or evicts peers, or when an exception is escaping.
+// and the settling of a context run these inline, as the first step of the
+// library's admission and settle engines (src/set_core.h), and call into
+// the library only when the breaker is anything but plainly closed (open,
+// half-open, a failure run to reset, the slow-call rule on), when the set
+// has listeners or evicts peers, or when an exception is escaping.
+//
+// What the inline code reads are the named types below, never an offset
+// into a library-private struct. They live in an ABI-versioned inline
+// namespace: a change to any of them renames the namespace, so code built
+// against other headers fails to link (`tl_record` and the functions below
+// carry the name) instead of reading the wrong bytes.
+//
+// The thread record is reached through initial-exec TLS: one %fs-relative
+// load, where the default model calls __tls_get_addr on every access. A
+// library loaded with dlopen() gets such TLS from glibc's static TLS
+// surplus, so libcircuit keeps its own TLS to a few words
+// (tests/dlopen checks that a plugin using it loads and runs).
 
 #ifndef CIRCUIT_INTERNAL_HOT_PATH_H_
 #define CIRCUIT_INTERNAL_HOT_PATH_H_
@@ -22,10 +34,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <string_view>
+
+#include "absl/status/status.h"
 
 #include "circuit/state.h"
 
 namespace circuit::internal {
+inline namespace abi_v1 {
 
 // ---------------------------------------------------------------------------
 // The breaker's state word: state, half-open probes in flight, generation.
@@ -59,6 +75,10 @@ inline constexpr std::uint64_t kRetired = 7;
 // off when it was admitted): such a call is never slow. Not 0, which a clock
 // may read.
 inline constexpr std::int64_t kUntimed = INT64_MIN;
+
+// What a call's outcome counts as; one type for contexts, the set and the
+// breaker.
+enum class Outcome : std::uint8_t { kSuccess, kFailure, kIgnored };
 
 // BreakerHot
 //
@@ -136,27 +156,45 @@ struct BreakerHot {
   std::atomic<std::uint64_t> run_fast_;
 };
 
-// Where an entry's breaker starts (src/peer_table.h asserts it).
-inline constexpr std::size_t kEntryBreakerOffset = 40;
-
-struct Entry;
-
-inline BreakerHot& BreakerOf(Entry* e) noexcept {
-  return *reinterpret_cast<BreakerHot*>(reinterpret_cast<char*>(e) +
-                                        kEntryBreakerOffset);
-}
+// Ticket
+//
+// An admitted call: what its settle needs.
+struct Ticket {
+  BreakerHot* breaker = nullptr;  // null: no call (settled or moved from)
+  std::uint64_t generation = 0;   // the breaker's state when admitted
+  std::int64_t start_ns = kUntimed;  // only read by the slow-call rule
+  std::uint32_t pin = 0;          // the reclamation epoch this call pins
+  bool probe = false;             // holds a half-open probe slot
+};
 
 // CoreHot
 //
-// What the inline path reads of the set (the first base of src/set_core.h's
-// SetCore): whether it must take the general path.
-struct CoreHot {
+// What a context and a handle know of their set (the first base of
+// src/set_core.h's SetCore): whether calls must take the general path, and
+// the out-of-line half of the settle engine.
+class CoreHot {
+ public:
   static constexpr std::uint8_t kEvicting = 1;   // max_peers or idle_timeout
   static constexpr std::uint8_t kListening = 2;  // a listener was added
 
+  // CoreHot::Settle()
+  //
+  // Records `outcome` of the call `ticket` admitted and releases its pin.
+  virtual void Settle(const Ticket& ticket, Outcome outcome) noexcept = 0;
+
+  // What an exception, and a status, count as in this set.
+  virtual Outcome Classify(const std::exception_ptr& e) const noexcept = 0;
+  virtual Outcome OutcomeOf(const absl::Status& status) const noexcept = 0;
+
   // Bits above; any of them sends every call down the general path.
   std::atomic<std::uint8_t> general{0};
+
+ protected:
+  ~CoreHot() = default;
 };
+
+// The peer id of the breaker `b` (defined by the peer table).
+std::string_view PeerOf(const BreakerHot* b) noexcept;
 
 // ---------------------------------------------------------------------------
 // The calling thread's epoch record (src/epoch.h) and success counts
@@ -198,12 +236,14 @@ inline ThreadHot* ThisThread() noexcept {
   return r;
 }
 
+// Whether ThreadSanitizer instruments this code: it cannot see the
+// membarrier(2) handshake, so pins then use read-modify-writes it does see.
 #if defined(__SANITIZE_THREAD__)
-#define CIRCUIT_EPOCH_TSAN 1
+inline constexpr bool kThreadSanitizer = true;
 #elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define CIRCUIT_EPOCH_TSAN 1
-#endif
+inline constexpr bool kThreadSanitizer = __has_feature(thread_sanitizer);
+#else
+inline constexpr bool kThreadSanitizer = false;
 #endif
 
 // Pins the current epoch for the calling thread, whose record is `r`
@@ -212,9 +252,10 @@ inline std::uint32_t EpochPin(ThreadHot* r) noexcept {
   const std::uint64_t epoch =
       epoch_detail::g_epoch.load(std::memory_order_acquire);
   auto parity = static_cast<std::uint32_t>(epoch & 1);
-#if defined(CIRCUIT_EPOCH_TSAN)
-  r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
-#else
+  if constexpr (kThreadSanitizer) {
+    r->pins[parity].fetch_add(1, std::memory_order_seq_cst);
+    return parity;
+  }
   // Only this thread writes its record: a load and a store, no RMW.
   r->pins[parity].store(r->pins[parity].load(std::memory_order_relaxed) + 1,
                         std::memory_order_relaxed);
@@ -224,7 +265,6 @@ inline std::uint32_t EpochPin(ThreadHot* r) noexcept {
   } else {
     std::atomic_thread_fence(std::memory_order_seq_cst);
   }
-#endif
   return parity;
 }
 
@@ -282,35 +322,34 @@ inline void CountSuccess(ThreadHot* r, BreakerHot* b) noexcept {
 }
 
 // ---------------------------------------------------------------------------
-// The two halves of a closed-state call.
+// The first steps of the admission and settle engines (src/set_core.h).
 
-// Whether `e` admits a call without the general path (plainly closed, and
-// the set neither evicts nor listens); sets `*generation`. Reads the entry
-// without pinning: the caller keeps it alive (a handle).
-inline bool AdmitsPlainly(const CoreHot* core, Entry* e,
+// Whether `b` admits a call without the general path (plainly closed, and
+// the set neither evicts nor listens); sets `*generation`. Reads the breaker
+// without pinning: the caller keeps it alive (a handle, or a pin).
+inline bool AdmitsPlainly(const CoreHot* core, const BreakerHot* b,
                           std::uint64_t* generation) noexcept {
   return core->general.load(std::memory_order_relaxed) == 0 &&
-         BreakerOf(e).AdmitsClosed(generation);
+         b->AdmitsClosed(generation);
 }
 
-// Records a success admitted under `generation` and releases its pin `pin`
-// when that is all there is to do (BreakerHot::IsPlainSuccess, and no
-// listener); otherwise returns false having done nothing. `r` is the
-// calling thread's record.
-inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core, Entry* e,
-                               std::uint64_t generation,
-                               std::uint32_t pin) noexcept {
-  BreakerHot& b = BreakerOf(e);
+// Records the success of `ticket` and releases its pin when that is all
+// there is to do (BreakerHot::IsPlainSuccess, and no listener); otherwise
+// returns false having done nothing. `r` is the calling thread's record.
+inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core,
+                               const Ticket& ticket) noexcept {
+  BreakerHot* b = ticket.breaker;
   if ((core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
           0 ||
-      !b.IsPlainSuccess(generation)) {
+      !b->IsPlainSuccess(ticket.generation)) {
     return false;
   }
-  CountSuccess(r, &b);
-  EpochUnpin(r, pin);
+  CountSuccess(r, b);
+  EpochUnpin(r, ticket.pin);
   return true;
 }
 
+}  // namespace abi_v1
 }  // namespace circuit::internal
 
 #endif  // CIRCUIT_INTERNAL_HOT_PATH_H_
