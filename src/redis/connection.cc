@@ -13,7 +13,7 @@
 #include <random>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
+#include "arith.h"
 #include "redis/protocol.h"
 
 namespace circuit::internal::redis {
@@ -62,13 +62,6 @@ struct Argv {
 
 std::chrono::nanoseconds ToChrono(absl::Duration d) {
   return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
-}
-
-std::uint64_t Mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
 }
 
 void BlockSigpipe() {

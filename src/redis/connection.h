@@ -42,9 +42,6 @@ using SteadyTime = SteadyClock::time_point;
 
 std::chrono::nanoseconds ToChrono(absl::Duration d);
 
-// A 64-bit finaliser (splitmix64): spreads the bits of seeds and hashes.
-std::uint64_t Mix(std::uint64_t x);
-
 // Blocks SIGPIPE in the calling thread, for good.
 void BlockSigpipe();
 

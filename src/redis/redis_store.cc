@@ -9,6 +9,7 @@
 //   flusher.h     the pending batch and the flusher thread (command link)
 //   subscriber.h  the pub/sub thread
 //   health.h      link health and the counters behind stats()
+//   fleet_view.h  what both threads hand decoded decisions to (Impl below)
 //
 // Deliveries. deliver_mu_ serialises them (the flusher applies flush and
 // snapshot replies, the subscriber applies messages), so each set sees a
@@ -23,9 +24,11 @@
 // reaches may call back into the set and the store, including attaching
 // and detaching sets.
 //
-// Lock order: deliver_mu_, then known_mu_ or sinks_mu_ (never both at
-// once), then the flusher's lock (a listener reached from a delivery may
-// report a transition). The flusher's lock is a leaf.
+// Lock order: deliver_mu_ before known_mu_, sinks_mu_ and the flusher's
+// lock (a listener reached from a delivery may report a transition).
+// known_mu_ and sinks_mu_ are never held together, nor with the flusher's
+// lock, which is a leaf. The annotations on the members let clang's
+// -Wthread-safety check what it can see of this.
 
 #include "circuit/redis_store.h"
 
@@ -47,6 +50,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "arith.h"
 #include "redis/connection.h"
 #include "redis/fleet_view.h"
 #include "redis/flusher.h"
@@ -124,7 +128,7 @@ std::string NewInstanceId() {
   a ^= static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count());
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(redis::Mix(a)));
+                static_cast<unsigned long long>(internal::Mix(a)));
   return buf;
 }
 
@@ -276,6 +280,8 @@ void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
   redis::Op op;
   op.kind = *kind;
   op.peer = std::string(peer);
+  // An open period without end is reported as a day, the longest one the
+  // flush script decides by itself.
   op.n = open_for >= absl::InfiniteDuration()
              ? 86400000
              : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
@@ -362,8 +368,8 @@ bool RedisStore::Impl::ToLocal(const redis::Update& u, State* state,
       // Deterministic per (process, peer, epoch), so a re-applied decision
       // keeps the same deadline.
       std::int64_t lease = absl::ToInt64Milliseconds(options_.probe_lease);
-      std::uint64_t h = redis::Mix(std::hash<std::string>()(instance_) ^
-                                   redis::Mix(std::hash<std::string>()(u.hex) ^ u.epoch));
+      std::uint64_t h = internal::Mix(std::hash<std::string>()(instance_) ^
+                                   internal::Mix(std::hash<std::string>()(u.hex) ^ u.epoch));
       ms += lease + static_cast<std::int64_t>(
                         h % static_cast<std::uint64_t>(std::max<std::int64_t>(1, lease)));
     }
