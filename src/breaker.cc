@@ -32,6 +32,13 @@ Settled OnRetired(std::uint64_t w, std::uint64_t generation) {
   return r;
 }
 
+// Stamps `t` with its time and whether it was asked for (the events layer
+// coalesces the log lines of a flapping peer by it).
+void Stamp(Transition& t, std::int64_t now, bool manual) {
+  t.at_ns = now;
+  t.manual = manual;
+}
+
 Transition RetiredTransition() {
   Transition t;
   t.retired = true;
@@ -41,8 +48,7 @@ Transition RetiredTransition() {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
-    const BreakerOptions& options, absl::Duration log_interval,
-    std::uint64_t seed) {
+    const BreakerOptions& options, std::uint64_t seed) {
   if (absl::Status s = options.validate(); !s.ok()) return s;
   auto p = std::make_unique<Policy>();
   p->options = options;
@@ -51,7 +57,6 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
   p->max_reset_ns = absl::ToInt64Nanoseconds(options.max_reset_timeout);
   p->slow_ns = absl::ToInt64Nanoseconds(options.slow_call_duration);
   p->bucket_ns = std::max<std::int64_t>(1, p->time_unit_ns / options.window_buckets);
-  p->log_interval_ns = absl::ToInt64Nanoseconds(log_interval);
   p->seed = seed;
   p->window_rule = options.max_failures != kUnlimited;
   p->rate_rules =
@@ -229,7 +234,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
         }
         half_open_successes_ = 0;
         d.transition = SetWordLocked(State::kHalfOpen, 1);
-        DecideLogLocked(d.transition, now, /*manual=*/false);
+        Stamp(d.transition, now, /*manual=*/false);
         w = word_.load(std::memory_order_relaxed);
       }
       d.admitted = true;
@@ -342,19 +347,19 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     }
     if (trip) {
       r.transition = TripLocked(now, State::kClosed, true);
-      DecideLogLocked(r.transition, now, /*manual=*/false);
+      Stamp(r.transition, now, /*manual=*/false);
     }
     return r;
   }
   if (s == State::kHalfOpen && probe) {
     if (outcome == Outcome::kFailure) {
       r.transition = TripLocked(now, State::kHalfOpen, true);
-      DecideLogLocked(r.transition, now, /*manual=*/false);
+      Stamp(r.transition, now, /*manual=*/false);
       return r;
     }
     if (outcome == Outcome::kSuccess &&
         ++half_open_successes_ >= q.options.half_open_successes) {
-      r.transition = CloseLocked(now);
+      r.transition = CloseLocked(now, /*manual=*/false);
       return r;
     }
     // Give the probe slot back (admissions CAS the word without the lock).
@@ -477,51 +482,15 @@ void Breaker::ClearHistoryLocked() {
   }
 }
 
-Transition Breaker::CloseLocked(std::int64_t now) {
+Transition Breaker::CloseLocked(std::int64_t now, bool manual) {
   ClearHistoryLocked();
-  if (history_ != nullptr) history_->closed_since_ns = now;
+  if (manual) streak_ = 0;  // an operator's close forgets the backoff too
+  if (History* h = HistoryLocked()) h->closed_since_ns = now;  // backoff decay
   Transition t = SetWordLocked(State::kClosed, 0);
-  DecideLogLocked(t, now, /*manual=*/false);
+  Stamp(t, now, manual);
   return t;
 }
 
-void Breaker::DecideLogLocked(Transition& t, std::int64_t now, bool manual) {
-  if (!t.happened) return;
-  const Policy& p = *policy();
-  History* h = HistoryLocked();
-  if (h == nullptr) {  // memory short: log everything
-    t.log = true;
-    return;
-  }
-  // Rate limit per peer: a trip is logged when the peer's last logged trip
-  // is at least log_interval old; the half-open and closed lines of a logged
-  // trip follow it. A recovery (closed) whose trip was not logged is still
-  // logged once the interval has passed, so the end of a flapping spell
-  // shows up. Whatever is not logged is counted and reported on the next
-  // line.
-  const bool interval_passed =
-      !h->logged_a_trip || SatSub(now, h->last_logged_trip_ns) >= p.log_interval_ns;
-  if (manual || p.log_interval_ns <= 0) {
-    t.log = true;
-  } else if (t.to == State::kOpen) {
-    t.log = interval_passed;
-    h->cycle_logged = t.log;
-  } else if (t.to == State::kClosed) {
-    t.log = h->cycle_logged || interval_passed;
-  } else {
-    t.log = h->cycle_logged;
-  }
-  if (t.log) {
-    if (t.to == State::kOpen) {
-      h->last_logged_trip_ns = now;
-      h->logged_a_trip = true;
-    }
-    t.suppressed = h->suppressed;
-    h->suppressed = 0;
-  } else {
-    ++h->suppressed;
-  }
-}
 
 Transition Breaker::Open(const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
@@ -530,7 +499,7 @@ Transition Breaker::Open(const Clock& clock) noexcept {
   if (Retired(w)) return RetiredTransition();
   Transition t = TripLocked(now, word::StateOf(w), /*grow_streak=*/false);
   if (!t.happened) trips_.fetch_sub(1, std::memory_order_relaxed);
-  DecideLogLocked(t, now, /*manual=*/true);
+  Stamp(t, now, /*manual=*/true);
   return t;
 }
 
@@ -538,12 +507,7 @@ Transition Breaker::Close(const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
   if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
-  ClearHistoryLocked();
-  streak_ = 0;
-  if (history_ != nullptr) history_->closed_since_ns = now;
-  Transition t = SetWordLocked(State::kClosed, 0);
-  DecideLogLocked(t, now, /*manual=*/true);
-  return t;
+  return CloseLocked(now, /*manual=*/true);
 }
 
 Transition Breaker::HalfOpen() noexcept {
@@ -551,7 +515,7 @@ Transition Breaker::HalfOpen() noexcept {
   if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   half_open_successes_ = 0;
   Transition t = SetWordLocked(State::kHalfOpen, 0);
-  DecideLogLocked(t, 0, /*manual=*/true);
+  Stamp(t, 0, /*manual=*/true);
   return t;
 }
 
@@ -559,7 +523,7 @@ Transition Breaker::ForceOpen() noexcept {
   SpinLockGuard lock(&mu_);
   if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   Transition t = SetWordLocked(State::kForcedOpen, 0);
-  DecideLogLocked(t, 0, /*manual=*/true);
+  Stamp(t, 0, /*manual=*/true);
   return t;
 }
 
@@ -567,49 +531,44 @@ Transition Breaker::Disable() noexcept {
   SpinLockGuard lock(&mu_);
   if (Retired(word_.load(std::memory_order_relaxed))) return RetiredTransition();
   Transition t = SetWordLocked(State::kDisabled, 0);
-  DecideLogLocked(t, 0, /*manual=*/true);
+  Stamp(t, 0, /*manual=*/true);
   return t;
 }
 
-Transition Breaker::ApplyRemote(State state, std::int64_t remaining_ns,
-                                const Clock& clock) noexcept {
+Transition Breaker::OpenUntil(std::int64_t until_ns,
+                              const Clock& clock) noexcept {
   std::int64_t now = ToNanos(clock.now());
   SpinLockGuard lock(&mu_);
   std::uint64_t w = word_.load(std::memory_order_relaxed);
   if (Retired(w)) return RetiredTransition();
   State s = word::StateOf(w);
-  // Manual states are local decisions; the fleet does not override them.
   if (s == State::kForcedOpen || s == State::kDisabled) return {};
-  Transition t;
-  switch (state) {
-    case State::kOpen:
-    case State::kForcedOpen: {
-      std::int64_t until = SatAdd(now, std::max<std::int64_t>(0, remaining_ns));
-      if (s == State::kOpen) {
-        // Already open: only ever extend, never shorten, the open period.
-        if (until > open_until_ns_.load(std::memory_order_relaxed)) {
-          open_until_ns_.store(until, std::memory_order_relaxed);
-        }
-        return {};
-      }
-      open_until_ns_.store(until, std::memory_order_relaxed);
-      streak_ = std::max(streak_, 1);
-      t = SetWordLocked(State::kOpen, 0);
-      t.open_for_ns = until - now;
-      trips_.fetch_add(1, std::memory_order_relaxed);
-      break;
+  if (s == State::kOpen) {
+    // Already open: only ever extend, never shorten, the open period.
+    if (until_ns > open_until_ns_.load(std::memory_order_relaxed)) {
+      open_until_ns_.store(until_ns, std::memory_order_relaxed);
     }
-    case State::kClosed:
-      if (s == State::kClosed) return {};
-      ClearHistoryLocked();
-      if (history_ != nullptr) history_->closed_since_ns = now;
-      t = SetWordLocked(State::kClosed, 0);
-      break;
-    default:
-      return {};  // half-open is decided locally, by probes
+    return {};
   }
-  DecideLogLocked(t, now, /*manual=*/false);
+  open_until_ns_.store(until_ns, std::memory_order_relaxed);
+  streak_ = std::max(streak_, 1);
+  Transition t = SetWordLocked(State::kOpen, 0);
+  t.open_for_ns = SatSub(until_ns, now);
+  trips_.fetch_add(1, std::memory_order_relaxed);
+  Stamp(t, now, /*manual=*/false);
   return t;
+}
+
+Transition Breaker::Reclose(const Clock& clock) noexcept {
+  std::int64_t now = ToNanos(clock.now());
+  SpinLockGuard lock(&mu_);
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  if (Retired(w)) return RetiredTransition();
+  State s = word::StateOf(w);
+  if (s == State::kClosed || s == State::kForcedOpen || s == State::kDisabled) {
+    return {};
+  }
+  return CloseLocked(now, /*manual=*/false);
 }
 
 bool Breaker::Retire() noexcept {

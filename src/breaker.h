@@ -55,7 +55,6 @@ struct Policy {
   std::int64_t max_reset_ns = 0;     // INT64_MAX: no cap
   std::int64_t slow_ns = 0;          // 0: no slow-call rule
   std::int64_t bucket_ns = 0;        // width of one rate bucket
-  std::int64_t log_interval_ns = 0;  // set-level: trip log coalescing
   std::uint64_t seed = 0;            // set-level: jitter
   bool window_rule = false;
   bool rate_rules = false;  // failure rate or slow-call rate
@@ -65,8 +64,7 @@ struct Policy {
   //
   // `kInvalidArgument` when `options` do not validate.
   static absl::StatusOr<std::unique_ptr<Policy>> Make(
-      const BreakerOptions& options, absl::Duration log_interval,
-      std::uint64_t seed);
+      const BreakerOptions& options, std::uint64_t seed);
 };
 
 // Transition
@@ -77,8 +75,8 @@ struct Transition {
   State from = State::kClosed;
   State to = State::kClosed;
   std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
-  bool log = true;               // false: coalesced away (a flapping peer)
-  std::uint32_t suppressed = 0;  // transitions not logged since the last log
+  std::int64_t at_ns = 0;        // when (the set's clock; 0 when manual)
+  bool manual = false;           // asked for by open(), close(), ...
   // Nothing was done: the breaker is retired (apply it to the live one).
   bool retired = false;
 };
@@ -224,11 +222,20 @@ class Breaker : public BreakerHot {
   Transition ForceOpen() noexcept;
   Transition Disable() noexcept;
 
-  // Breaker::ApplyRemote()
+  // Breaker::OpenUntil()
   //
-  // The fleet's decision from a shared store (see state_store.h).
-  Transition ApplyRemote(State state, std::int64_t remaining_ns,
-                         const Clock& clock) noexcept;
+  // Opens the breaker until `until_ns` (a decision taken elsewhere: the
+  // fleet's, through a store), or extends an open period that ends sooner;
+  // never shortens one. Forced-open and disabled breakers are left alone:
+  // manual states are local decisions.
+  Transition OpenUntil(std::int64_t until_ns, const Clock& clock) noexcept;
+
+  // Breaker::Reclose()
+  //
+  // Closes an open or half-open breaker as a successful probe does (failure
+  // history cleared, backoff kept); forced-open and disabled ones are left
+  // alone.
+  Transition Reclose(const Clock& clock) noexcept;
 
   // Breaker::SetPolicy()
   //
@@ -324,10 +331,6 @@ class Breaker : public BreakerHot {
   struct History {
     FailureRing ring;
     std::int64_t closed_since_ns = 0;  // backoff decay
-    std::int64_t last_logged_trip_ns = 0;
-    std::uint32_t suppressed = 0;
-    bool cycle_logged = true;
-    bool logged_a_trip = false;
   };
 
   // Rate buckets for the failure-rate and slow-call rules.
@@ -338,7 +341,10 @@ class Breaker : public BreakerHot {
 
   Transition TripLocked(std::int64_t now, State from, bool grow_streak)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Transition CloseLocked(std::int64_t now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The one close: history cleared, closed_since stamped; a manual close also
+  // forgets the backoff.
+  Transition CloseLocked(std::int64_t now, bool manual)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   Transition SetWordLocked(State to, std::uint32_t probes)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the rate rules fire after recording an outcome at `now`.
@@ -348,8 +354,6 @@ class Breaker : public BreakerHot {
   // The history, made if need be; null when memory is short.
   History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DecideLogLocked(Transition& t, std::int64_t now, bool manual)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Bits of `fast_`: what the closed path needs to know of the policy,

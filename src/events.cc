@@ -3,11 +3,13 @@
 
 #include "events.h"
 
+#include <algorithm>
 #include <exception>
 #include <string>
 #include <utility>
 
 #include "absl/time/time.h"
+#include "arith.h"
 #include "epoch.h"
 #include "spdlog/spdlog.h"
 
@@ -22,8 +24,10 @@ std::string DurationText(std::int64_t ns) {
 
 }  // namespace
 
-Events::Events(std::shared_ptr<spdlog::logger> logger)
-    : logger_(std::move(logger)) {}
+Events::Events(std::shared_ptr<spdlog::logger> logger,
+               absl::Duration log_interval)
+    : logger_(std::move(logger)),
+      log_interval_ns_(absl::ToInt64Nanoseconds(log_interval)) {}
 
 Events::~Events() {
   // No reader remains (contexts die before their set). The listeners go
@@ -90,11 +94,13 @@ void Events::Rejected(std::string_view peer) noexcept {
 
 void Events::StateChange(std::string_view peer, const Transition& t) noexcept {
   if (!t.happened) return;
-  if (logger_ != nullptr && t.log) {
+  LogDecision d;
+  if (logger_ != nullptr) d = Coalesce(peer, t);
+  if (logger_ != nullptr && d.log) {
     try {
       std::string suppressed;
-      if (t.suppressed > 0) {
-        suppressed = " (" + std::to_string(t.suppressed) +
+      if (d.suppressed > 0) {
+        suppressed = " (" + std::to_string(d.suppressed) +
                      " earlier transitions of this peer not logged: flapping)";
       }
       if (t.to == State::kOpen) {
@@ -111,6 +117,52 @@ void Events::StateChange(std::string_view peer, const Transition& t) noexcept {
   }
   Dispatch("state_change", peer,
            [&](Listener& l) { l.state_change(peer, t.from, t.to); });
+}
+
+Events::LogDecision Events::Coalesce(std::string_view peer,
+                                     const Transition& t) noexcept {
+  LogDecision d;
+  if (t.manual || log_interval_ns_ <= 0) return d;
+  const std::int64_t now = t.at_ns;
+  try {
+    MutexLock lock(&flap_mu_);
+    Flap& f = flaps_[absl::string_view(peer.data(), peer.size())];
+    const bool interval_passed =
+        !f.logged_a_trip || SatSub(now, f.last_logged_trip_ns) >= log_interval_ns_;
+    if (t.to == State::kOpen) {
+      d.log = interval_passed;
+      f.cycle_logged = d.log;
+    } else if (t.to == State::kClosed) {
+      d.log = f.cycle_logged || interval_passed;
+    } else {
+      d.log = f.cycle_logged;
+    }
+    if (d.log) {
+      if (t.to == State::kOpen) {
+        f.last_logged_trip_ns = now;
+        f.logged_a_trip = true;
+      }
+      d.suppressed = f.suppressed;
+      f.suppressed = 0;
+    } else {
+      ++f.suppressed;
+    }
+    if (flaps_.size() >= prune_at_) PruneFlapsLocked(now);
+  } catch (...) {
+    // No memory for the peer's state: log the line.
+    d = LogDecision{};
+  }
+  return d;
+}
+
+void Events::PruneFlapsLocked(std::int64_t now_ns) {
+  absl::erase_if(flaps_, [&](const auto& kv) {
+    const Flap& f = kv.second;
+    return f.suppressed == 0 && f.cycle_logged &&
+           (!f.logged_a_trip ||
+            SatSub(now_ns, f.last_logged_trip_ns) >= log_interval_ns_);
+  });
+  prune_at_ = std::max<std::size_t>(64, 2 * flaps_.size());
 }
 
 void Events::Probe(std::string_view peer) noexcept {

@@ -21,10 +21,14 @@
 #define CIRCUIT_SRC_EVENTS_H_
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "breaker.h"
 #include "circuit/listener.h"
 #include "sync.h"
@@ -37,7 +41,9 @@ namespace circuit::internal {
 
 class Events {
  public:
-  explicit Events(std::shared_ptr<spdlog::logger> logger);
+  // `log_interval`: a peer's trip is logged only when its last logged trip
+  // is at least that old (0: every trip); see Coalesce.
+  Events(std::shared_ptr<spdlog::logger> logger, absl::Duration log_interval);
   ~Events();
   Events(const Events&) = delete;
   Events& operator=(const Events&) = delete;
@@ -53,7 +59,7 @@ class Events {
   void Success(std::string_view peer) noexcept;
   void Failure(std::string_view peer) noexcept;
   void Rejected(std::string_view peer) noexcept;
-  // Logs `t` (unless coalesced) and tells the listeners.
+  // Logs `t` (unless coalesced: a flapping peer) and tells the listeners.
   void StateChange(std::string_view peer, const Transition& t) noexcept;
   // Debug line for an admitted probe.
   void Probe(std::string_view peer) noexcept;
@@ -65,6 +71,30 @@ class Events {
   spdlog::logger* logger() const noexcept { return logger_.get(); }
 
  private:
+  // Whether to log a transition, and how many of the peer's transitions
+  // were not logged since its last logged one.
+  struct LogDecision {
+    bool log = true;
+    std::uint32_t suppressed = 0;
+  };
+  // One peer's coalescing state. A peer without one behaves as if it had
+  // the default state, so states that say nothing more are dropped.
+  struct Flap {
+    std::int64_t last_logged_trip_ns = 0;
+    std::uint32_t suppressed = 0;
+    bool cycle_logged = true;
+    bool logged_a_trip = false;
+  };
+
+  // Coalesces the log lines of a flapping peer: a trip is logged when the
+  // peer's last logged trip is at least log_interval old; the half-open and
+  // closed lines of a logged trip follow it, and a recovery whose trip was
+  // not logged is still logged once the interval has passed, so the end of
+  // a flapping spell shows up. Manual transitions are always logged.
+  LogDecision Coalesce(std::string_view peer, const Transition& t) noexcept;
+  // Drops the states equivalent to none as of `now_ns`.
+  void PruneFlapsLocked(std::int64_t now_ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(flap_mu_);
+
   // Points into owned_: a retired list never owns a listener.
   struct List {
     std::vector<Listener*> items;
@@ -83,6 +113,10 @@ class Events {
   // list (current or retired) points at live listeners.
   std::vector<std::shared_ptr<Listener>> owned_ ABSL_GUARDED_BY(mu_);
   const std::shared_ptr<spdlog::logger> logger_;  // null: silent
+  const std::int64_t log_interval_ns_;
+  Mutex flap_mu_;  // a leaf: held only inside Coalesce
+  absl::flat_hash_map<std::string, Flap> flaps_ ABSL_GUARDED_BY(flap_mu_);
+  std::size_t prune_at_ ABSL_GUARDED_BY(flap_mu_) = 64;
   std::atomic<std::uint64_t> listener_errors_{0};
 };
 

@@ -59,7 +59,7 @@ SetCore::SetCore(SetOptions options)
       seed_(SeedFrom(options_.random_seed)),
       failure_code_mask_(CodeMask(options_.failure_codes)),
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
-      events_(options_.logger),
+      events_(options_.logger, options_.log_interval),
       store_(options_.store) {
   if (options_.max_peers > 0 || idle_ns_ > 0) {
     table_.EnableEviction();
@@ -98,7 +98,7 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
     if (p->options == options) return p.get();
   }
   absl::StatusOr<std::unique_ptr<Policy>> p =
-      Policy::Make(options, options_.log_interval, seed_);
+      Policy::Make(options, seed_);
   if (!p.ok()) throw std::invalid_argument(std::string(p.status().message()));
   policies_.push_back(*std::move(p));
   return policies_.back().get();
@@ -515,9 +515,17 @@ std::size_t SetCore::Size() {
   return table_.size();
 }
 
+// The store bridge: the fleet's decisions become breaker events. A store
+// delivers a peer's decisions in epoch order (see StoreSink), so `epoch` is
+// not needed here; an open period is only ever extended, never shortened,
+// and half-open is decided locally, by probes.
 void SetCore::apply_remote(std::string_view peer, State state,
                            absl::Duration remaining, std::uint64_t epoch) {
-  (void)epoch;  // ordering is the store's job; the breaker only extends opens
+  (void)epoch;
+  if (state != State::kOpen && state != State::kForcedOpen &&
+      state != State::kClosed) {
+    return;
+  }
   if (!CheckPeer(peer).ok()) return;
   try {
     EpochGuard pin;
@@ -529,8 +537,10 @@ void SetCore::apply_remote(std::string_view peer, State state,
     Entry* e = ChangeLive(
         peer, hash,
         [&](Breaker& b) {
-          return b.ApplyRemote(state, absl::ToInt64Nanoseconds(remaining),
-                               *clock_);
+          if (state == State::kClosed) return b.Reclose(*clock_);
+          const std::int64_t left = std::max<std::int64_t>(
+              0, absl::ToInt64Nanoseconds(remaining));
+          return b.OpenUntil(SatAdd(ToNanos(clock_->now()), left), *clock_);
         },
         &t);
     if (t.happened) events_.StateChange(e->key(), t);  // not echoed to store

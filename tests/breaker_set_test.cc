@@ -23,46 +23,40 @@
 
 namespace bdata = boost::unit_test::data;
 
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::Admits;
-using circuit::testing::FailOnce;
-using circuit::testing::ManualOptions;
-using circuit::testing::SucceedOnce;
-
+namespace circuit::testing {
 namespace {
 
 // The set of DESIGN.md's example: defaults (3 failures in 60 s, 10 s open).
-struct SetFixture {
-  void At(absl::Duration t) { clock.set(absl::UnixEpoch() + t); }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock)};
-};
+using SetFixture = ManualSetFixture;
 
 // A set that opens on the first counted failure.
-struct TripOnFirstFailure {
-  void At(absl::Duration t) { clock.set(absl::UnixEpoch() + t); }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock, /*max_failures=*/0)};
+struct TripOnFirstFailure : ManualSetFixture {
+  TripOnFirstFailure() : ManualSetFixture(ManualOptions(nullptr, /*max_failures=*/0)) {}
 };
 
 // An exception type whose throws and copies are tracked, to tell "the same
 // object" from "a copy".
-struct Tracked {
-  Tracked() { last = this; }
-  Tracked(const Tracked&) {
+struct CopyCounted {
+  CopyCounted() { last = this; }
+  CopyCounted(const CopyCounted&) {
     ++copies;
     last = this;
   }
-  static inline const Tracked* last = nullptr;
+  static inline const CopyCounted* last = nullptr;
   static inline int copies = 0;
 };
+
+// Makes a Status call to `peer` whose function must not run; returns the
+// call's status.
+absl::Status CallThatMustNotRun(CircuitBreakerSet& set, std::string_view peer) {
+  bool ran = false;
+  absl::Status s = set.call(peer, [&] {
+    ran = true;
+    return absl::OkStatus();
+  });
+  BOOST_TEST(!ran);
+  return s;
+}
 
 struct Base : std::runtime_error {
   Base() : std::runtime_error("base") {}
@@ -71,17 +65,6 @@ struct Derived : Base {};
 struct Unrelated : std::runtime_error {
   Unrelated() : std::runtime_error("unrelated") {}
 };
-
-// Retry-after of the rejection of a call to `peer` now.
-absl::Duration RetryAfter(CircuitBreakerSet& set, std::string_view peer) {
-  try {
-    set.context(peer);
-  } catch (const CircuitOpenError& e) {
-    return e.retry_after();
-  }
-  BOOST_FAIL("expected a rejection");
-  return absl::ZeroDuration();
-}
 
 }  // namespace
 
@@ -441,18 +424,18 @@ BOOST_AUTO_TEST_CASE(DisableAdmitsEverythingAndNeverTrips) {
 // call(): classification of exceptions
 
 BOOST_AUTO_TEST_CASE(CallRethrowsTheSameExceptionObject) {
-  Tracked::copies = 0;
-  const Tracked* caught = nullptr;
+  CopyCounted::copies = 0;
+  const CopyCounted* caught = nullptr;
 
   try {
-    set.call("a", [] { throw Tracked(); });
-  } catch (const Tracked& e) {
+    set.call("a", [] { throw CopyCounted(); });
+  } catch (const CopyCounted& e) {
     caught = &e;
   }
 
   BOOST_TEST(caught != nullptr);
-  BOOST_TEST(caught == Tracked::last);
-  BOOST_TEST(Tracked::copies == 0);
+  BOOST_TEST(caught == CopyCounted::last);
+  BOOST_TEST(CopyCounted::copies == 0);
   BOOST_TEST(set.snapshot("a")->failures == 1u);
 }
 
@@ -612,14 +595,9 @@ BOOST_AUTO_TEST_CASE(FailureCodesAreConfigurable) {
 BOOST_FIXTURE_TEST_CASE(StatusCallReturnsUnavailableNamingThePeerWhenRejected,
                         TripOnFirstFailure) {
   FailOnce(set, "db-7");
-  bool ran = false;
 
-  absl::Status s = set.call("db-7", [&] {
-    ran = true;
-    return absl::OkStatus();
-  });
+  absl::Status s = CallThatMustNotRun(set, "db-7");
 
-  BOOST_TEST(!ran);
   BOOST_TEST(absl::IsUnavailable(s));
   BOOST_TEST(std::string(s.message()).find("db-7") != std::string::npos);
 }
@@ -715,14 +693,8 @@ BOOST_DATA_TEST_CASE(PeerIdsLongerThanMaxPeerIdBytesAreRejected,
 }
 
 BOOST_AUTO_TEST_CASE(StatusCallWithABadPeerReturnsInvalidArgument) {
-  bool ran = false;
+  absl::Status s = CallThatMustNotRun(set, "");
 
-  absl::Status s = set.call("", [&] {
-    ran = true;
-    return absl::OkStatus();
-  });
-
-  BOOST_TEST(!ran);
   BOOST_TEST(absl::IsInvalidArgument(s));
   BOOST_CHECK_THROW(set.call("", [] { return 1; }), std::invalid_argument);
 }
@@ -736,9 +708,9 @@ BOOST_AUTO_TEST_CASE(StatesHaveTheirDesignNames) {
   os << State::kHalfOpen;
 
   BOOST_TEST(os.str() == "half-open");
-  BOOST_TEST(circuit::state_name(State::kClosed) == "closed");
-  BOOST_TEST(circuit::state_name(State::kOpen) == "open");
-  BOOST_TEST(circuit::state_name(State::kHalfOpen) == "half-open");
+  BOOST_TEST(state_name(State::kClosed) == "closed");
+  BOOST_TEST(state_name(State::kOpen) == "open");
+  BOOST_TEST(state_name(State::kHalfOpen) == "half-open");
 }
 
 BOOST_AUTO_TEST_CASE(ManualClockMovesOnlyWhenTold) {
@@ -760,3 +732,5 @@ BOOST_AUTO_TEST_CASE(TheSetIsNotCopyable) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -32,19 +32,17 @@ using circuit::internal::Transition;
 
 namespace {
 
-std::unique_ptr<Policy> MakePolicy(const BreakerOptions& o,
-                                   absl::Duration log_interval) {
+std::unique_ptr<Policy> MakePolicy(const BreakerOptions& o) {
   absl::StatusOr<std::unique_ptr<Policy>> p =
-      Policy::Make(o, log_interval, /*seed=*/1);
+      Policy::Make(o, /*seed=*/1);
   BOOST_REQUIRE(p.ok());
   return *std::move(p);
 }
 
 // A breaker with its policy, on its own clock. Time starts at 0.
 struct Harness {
-  explicit Harness(BreakerOptions o,
-                   absl::Duration log_interval = absl::ZeroDuration())
-      : policy(MakePolicy(o, log_interval)), breaker(policy.get(), 42) {
+  explicit Harness(BreakerOptions o)
+      : policy(MakePolicy(o)), breaker(policy.get(), 42) {
     breaker.SetPolicy(policy.get());  // sizes the failure history
   }
 
@@ -504,33 +502,19 @@ BOOST_AUTO_TEST_CASE(TransitionsReportNothingWhenTheStateDoesNotChange) {
 }
 
 // ---------------------------------------------------------------------------
-// Trip log coalescing (the decision is the breaker's; the line is events')
+// Transitions carry what the events layer coalesces log lines by
 
-BOOST_AUTO_TEST_CASE(TripsWithinLogIntervalAreNotLoggedButCounted) {
-  Harness h{Window(0, absl::Seconds(60), absl::Seconds(1)), absl::Seconds(10)};
-  Settled first = h.Fail();  // trip at 0: logged
-  BOOST_TEST(first.transition.log);
+BOOST_AUTO_TEST_CASE(TransitionsCarryTheirTimeAndWhetherTheyWereAskedFor) {
+  Harness h{Window(0, absl::Seconds(60), absl::Seconds(1))};
+  h.At(absl::Seconds(3));
+  Settled trip = h.Fail();
+  Transition manual = h.breaker.Close(h.clock);
 
-  // Three more cycles half-open -> open within the interval.
-  int suppressed = 0;
-  for (int s = 1; s <= 3; ++s) {
-    h.At(absl::Seconds(s));
-    Decision probe = h.Admit();  // open -> half-open
-    BOOST_TEST(probe.transition.happened);
-    BOOST_TEST(probe.transition.log == (s == 1));  // first cycle's half-open
-    if (!probe.transition.log) ++suppressed;
-    Settled r = h.Settle(probe, Outcome::kFailure);
-    BOOST_TEST(!r.transition.log);
-    ++suppressed;
-  }
-  h.At(absl::Seconds(13));
-  Decision probe = h.Admit();
-  BOOST_TEST(!probe.transition.log);
-  ++suppressed;
-  Settled logged = h.Settle(probe, Outcome::kFailure);  // 13 s after the first
-
-  BOOST_TEST(logged.transition.log);
-  BOOST_TEST(logged.transition.suppressed == static_cast<std::uint32_t>(suppressed));
+  BOOST_TEST(trip.transition.happened);
+  BOOST_TEST(trip.transition.at_ns == absl::ToInt64Nanoseconds(absl::Seconds(3)));
+  BOOST_TEST(!trip.transition.manual);
+  BOOST_TEST(manual.happened);
+  BOOST_TEST(manual.manual);
 }
 
 // ---------------------------------------------------------------------------
@@ -551,7 +535,7 @@ BOOST_AUTO_TEST_CASE(PolicyRejectsOptionsThatDoNotValidate) {
   o.half_open_max_calls = 0;
 
   absl::StatusOr<std::unique_ptr<Policy>> p =
-      Policy::Make(o, absl::Seconds(10), 1);
+      Policy::Make(o, 1);
 
   BOOST_TEST(absl::IsInvalidArgument(p.status()));
 }
@@ -615,7 +599,7 @@ BOOST_AUTO_TEST_CASE(LoweringTheLimitKeepsTheNewestFailures) {
   }
   BreakerOptions lower = o;
   lower.max_failures = 3;
-  std::unique_ptr<Policy> p = MakePolicy(lower, absl::ZeroDuration());
+  std::unique_ptr<Policy> p = MakePolicy(lower);
 
   h.breaker.SetPolicy(p.get());
   h.At(absl::Seconds(8));

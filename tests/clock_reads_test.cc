@@ -22,13 +22,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
 namespace {
-
-using circuit::BreakerOptions;
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::SetOptions;
 
 // A clock that counts how often it is read; its time stands still.
 class CountingClock final : public circuit::Clock {
@@ -84,18 +80,20 @@ extern "C" int clock_gettime(clockid_t id, struct timespec* ts) noexcept {
   return real(id, ts);
 }
 
+namespace circuit::testing {
 namespace {
 
-SetOptions WithClock(const circuit::Clock* clock, BreakerOptions defaults) {
-  SetOptions options;
-  options.clock = clock;
-  options.defaults = defaults;
+// Calls longer than 1 s are slow; half of them open a peer.
+BreakerOptions SlowCallRule() {
+  BreakerOptions options;
+  options.slow_call_duration = absl::Seconds(1);
+  options.slow_call_rate_threshold = 0.5;
   return options;
 }
 
 struct Fixture {
   CountingClock clock;
-  CircuitBreakerSet set{WithClock(&clock, BreakerOptions{})};
+  CircuitBreakerSet set{ManualOptions(&clock)};
 
   Fixture() {
     set.context(kPeer).succeed();  // creates the peer
@@ -130,7 +128,7 @@ BOOST_AUTO_TEST_CASE(ClosedSuccessThroughTryContextAndCallReadsNoClock) {
 }
 
 BOOST_AUTO_TEST_CASE(ClosedSuccessThroughHandleReadsNoClock) {
-  circuit::PeerHandle handle = set.handle(kPeer);
+  PeerHandle handle = set.handle(kPeer);
   clock.reset();
 
   for (int i = 0; i < 10; ++i) {
@@ -159,9 +157,9 @@ BOOST_AUTO_TEST_CASE(SuccessAfterAFailureReadsNoClockForTheReset) {
 
 BOOST_AUTO_TEST_CASE(ConsecutiveRuleSuccessReadsNoClock) {
   BreakerOptions options;
-  options.max_failures = circuit::kUnlimited;
+  options.max_failures = kUnlimited;
   options.consecutive_failures = 5;
-  CircuitBreakerSet consecutive(WithClock(&clock, options));
+  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
   consecutive.context(kPeer).succeed();
   clock.reset();
 
@@ -180,10 +178,7 @@ BOOST_AUTO_TEST_CASE(RejectionWhileOpenReadsTheClock) {
 }
 
 BOOST_AUTO_TEST_CASE(SlowCallRuleReadsTheClockOnSuccess) {
-  BreakerOptions options;
-  options.slow_call_duration = absl::Seconds(1);
-  options.slow_call_rate_threshold = 0.5;
-  CircuitBreakerSet timed(WithClock(&clock, options));
+  CircuitBreakerSet timed(ManualOptions(&clock, SlowCallRule()));
   timed.context(kPeer).succeed();
   clock.reset();
 
@@ -196,11 +191,8 @@ BOOST_AUTO_TEST_CASE(SlowCallRuleReadsTheClockOnSuccess) {
 }
 
 BOOST_AUTO_TEST_CASE(SlowCallRuleTimesHandleCallsToo) {
-  BreakerOptions options;
-  options.slow_call_duration = absl::Seconds(1);
-  options.slow_call_rate_threshold = 0.5;
-  CircuitBreakerSet timed(WithClock(&clock, options));
-  circuit::PeerHandle handle = timed.handle(kPeer);
+  CircuitBreakerSet timed(ManualOptions(&clock, SlowCallRule()));
+  PeerHandle handle = timed.handle(kPeer);
   clock.reset();
 
   handle.context().succeed();
@@ -216,14 +208,14 @@ BOOST_AUTO_TEST_SUITE(DefaultClockReadsTest)
 
 BOOST_AUTO_TEST_CASE(TheInterposedClockGettimeSeesTheDefaultClock) {
   ClockGettimeCounter counter;
-  (void)circuit::MonotonicClock::instance().now();
+  (void)MonotonicClock::instance().now();
   BOOST_TEST(counter.counts().monotonic == 1);
 }
 
 BOOST_AUTO_TEST_CASE(ClosedSuccessReadsNoClockByAnyForm) {
   CircuitBreakerSet set;
   set.context(kPeer).succeed();  // creates the peer
-  circuit::PeerHandle handle = set.handle(kPeer);
+  PeerHandle handle = set.handle(kPeer);
   ClockGettimeCounter counter;
 
   { Context ctx = set.context(kPeer); }
@@ -240,11 +232,9 @@ BOOST_AUTO_TEST_CASE(ClosedSuccessReadsNoClockByAnyForm) {
 }
 
 BOOST_AUTO_TEST_CASE(ARejectionFarFromTheDeadlineReadsOnlyTheCoarseClock) {
-  BreakerOptions options;
-  options.reset_timeout = absl::Seconds(60);
-  SetOptions set_options;
-  set_options.defaults = options;
-  CircuitBreakerSet set(set_options);
+  SetOptions options;
+  options.defaults.reset_timeout = absl::Seconds(60);
+  CircuitBreakerSet set(options);
   set.open(kPeer);
   BOOST_TEST(!set.try_context(kPeer).ok());  // first rejection builds state
   ClockGettimeCounter counter;
@@ -257,3 +247,5 @@ BOOST_AUTO_TEST_CASE(ARejectionFarFromTheDeadlineReadsOnlyTheCoarseClock) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

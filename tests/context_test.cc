@@ -21,19 +21,11 @@
 #include "circuit/clock.h"
 #include "test_util.h"
 
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::State;
-using circuit::testing::ManualOptions;
-using circuit::testing::RecordingListener;
-
+namespace circuit::testing {
 namespace {
 
 // A set that opens on the first counted failure, with a recording listener.
-struct ContextFixture {
-  ContextFixture() { set.add_listener(listener); }
-
+struct ContextFixture : RecordingFixture {
   // The outcome events heard so far, without the before_call lines.
   std::vector<std::string> Outcomes() const {
     std::vector<std::string> out;
@@ -42,11 +34,6 @@ struct ContextFixture {
     }
     return out;
   }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock, /*max_failures=*/0)};
-  std::shared_ptr<RecordingListener> listener =
-      std::make_shared<RecordingListener>();
 };
 
 using Events = std::vector<std::string>;
@@ -276,3 +263,5 @@ BOOST_AUTO_TEST_CASE(ContextsMayOutliveEachOtherInAnyOrder) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

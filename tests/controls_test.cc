@@ -8,6 +8,7 @@
 #include <atomic>
 #include <latch>
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,37 +26,12 @@
 #include "circuit/circuit.h"
 #include "spdlog/logger.h"
 #include "spdlog/sinks/ringbuffer_sink.h"
+#include "test_util.h"
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
-
-using circuit::BreakerOptions;
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-
-SetOptions WithClock(const ManualClock& clock) {
-  SetOptions options;
-  options.clock = &clock;
-  return options;
-}
-
-void Fail(CircuitBreakerSet& set, std::string_view peer, int n = 1) {
-  for (int i = 0; i < n; ++i) set.context(peer).fail();
-}
-
-// Fails `peer` until it opens; returns how many failures that took (or -1
-// when it did not open within 100).
-int FailuresToOpen(CircuitBreakerSet& set, std::string_view peer) {
-  for (int i = 1; i <= 100; ++i) {
-    set.context(peer).fail();
-    if (set.state(peer) == State::kOpen) return i;
-  }
-  return -1;
-}
 
 BreakerOptions OpensOnFirstFailure() {
   BreakerOptions o;
@@ -63,10 +39,8 @@ BreakerOptions OpensOnFirstFailure() {
   return o;
 }
 
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{WithClock(clock)};
-};
+// A set with the defaults: the fourth failure within 60 s opens a peer.
+using Fixture = ManualSetFixture;
 
 struct Response {
   int code;
@@ -86,7 +60,7 @@ BOOST_AUTO_TEST_CASE(RejectsWithAnInfiniteRetryAfter) {
                           return e.peer() == "p" &&
                                  e.retry_after() == absl::InfiniteDuration();
                         });
-  absl::StatusOr<circuit::Context> ctx = set.try_context("p");
+  absl::StatusOr<Context> ctx = set.try_context("p");
   BOOST_TEST(absl::IsUnavailable(ctx.status()));
   BOOST_TEST(absl::StrContains(ctx.status().message(), "p"));
 }
@@ -98,15 +72,6 @@ BOOST_AUTO_TEST_CASE(OutlastsAnyResetTimeout) {
 
   BOOST_TEST(set.state("p") == State::kForcedOpen);
   BOOST_TEST(!set.try_context("p").ok());
-}
-
-BOOST_AUTO_TEST_CASE(CloseEndsIt) {
-  set.force_open("p");
-
-  set.close("p");
-
-  BOOST_TEST(set.state("p") == State::kClosed);
-  BOOST_TEST(set.try_context("p").ok());
 }
 
 BOOST_AUTO_TEST_CASE(CountsItsRejections) {
@@ -124,17 +89,8 @@ BOOST_AUTO_TEST_CASE(CreatesTheUnknownPeer) {
   BOOST_TEST(set.size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(OverridesAnOpenBreaker) {
-  set.open("p");
-
-  set.force_open("p");
-  clock.advance(absl::Hours(1));
-
-  BOOST_TEST(set.state("p") == State::kForcedOpen);
-}
-
 BOOST_AUTO_TEST_CASE(AnOutcomeAdmittedBeforeItIsLate) {
-  circuit::Context ctx = set.context("p");
+  Context ctx = set.context("p");
   set.force_open("p");
 
   ctx.succeed();  // admitted while closed: cannot end the forced state
@@ -164,23 +120,6 @@ BOOST_AUTO_TEST_CASE(AdmitsEverythingAndNeverTrips) {
   BOOST_TEST(set.snapshot("p")->trips == 0u);
 }
 
-BOOST_AUTO_TEST_CASE(AdmitsAnOpenPeerAtOnce) {
-  set.open("p");
-
-  set.disable("p");
-
-  BOOST_TEST(set.try_context("p").ok());
-}
-
-BOOST_AUTO_TEST_CASE(ReplacesForceOpen) {
-  set.force_open("p");
-
-  set.disable("p");
-
-  BOOST_TEST(set.state("p") == State::kDisabled);
-  BOOST_TEST(set.try_context("p").ok());
-}
-
 BOOST_AUTO_TEST_CASE(CloseEndsItWithAFreshHistory) {
   set.disable("p");
   Fail(set, "p", 100);
@@ -203,6 +142,53 @@ BOOST_AUTO_TEST_CASE(DisablesEveryRule) {
   Fail(set, "p", 10);
 
   BOOST_TEST(set.state("p") == State::kDisabled);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Two manual controls in a row: the second wins, at once and for good.
+namespace {
+
+struct ControlPair {
+  std::string name;
+  void (CircuitBreakerSet::*first)(std::string_view);
+  void (CircuitBreakerSet::*second)(std::string_view);
+  State then;
+  bool admits;
+};
+
+std::ostream& operator<<(std::ostream& os, const ControlPair& c) {
+  return os << c.name;
+}
+
+const ControlPair kControlPairs[] = {
+    {"force_open, close", &CircuitBreakerSet::force_open, &CircuitBreakerSet::close,
+     State::kClosed, true},
+    {"force_open, disable", &CircuitBreakerSet::force_open,
+     &CircuitBreakerSet::disable, State::kDisabled, true},
+    {"open, disable", &CircuitBreakerSet::open, &CircuitBreakerSet::disable,
+     State::kDisabled, true},
+    {"open, force_open", &CircuitBreakerSet::open, &CircuitBreakerSet::force_open,
+     State::kForcedOpen, false},
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(ControlPairTest, Fixture)
+
+// Read at once, and again an hour later (past any reset timeout).
+BOOST_DATA_TEST_CASE_F(Fixture, TheSecondOfTwoControlsWins,
+                       bdata::make(kControlPairs), pair) {
+  (set.*pair.first)("p");
+
+  (set.*pair.second)("p");
+
+  BOOST_TEST(set.state("p") == pair.then);
+  BOOST_TEST(Admits(set, "p") == pair.admits);
+  clock.advance(absl::Hours(1));
+  BOOST_TEST(set.state("p") == pair.then);
+  BOOST_TEST(Admits(set, "p") == pair.admits);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -260,7 +246,7 @@ BOOST_AUTO_TEST_CASE(ALargerWindowKeepsTheHistory) {
 BOOST_AUTO_TEST_CASE(TurnsOnARateRuleForAnExistingPeer) {
   set.context("p").succeed();
   BreakerOptions o;
-  o.max_failures = circuit::kUnlimited;
+  o.max_failures = kUnlimited;
   o.failure_rate_threshold = 0.6;
   o.minimum_calls = 2;
 
@@ -274,11 +260,11 @@ BOOST_AUTO_TEST_CASE(TurnsOnARateRuleForAnExistingPeer) {
 }
 
 BOOST_AUTO_TEST_CASE(AppliesWhenTheEvictedPeerIsCreatedAgain) {
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.max_peers = 1;
   CircuitBreakerSet capped(options);
   BreakerOptions o;
-  o.max_failures = circuit::kUnlimited;
+  o.max_failures = kUnlimited;
   o.consecutive_failures = 2;
   capped.configure("a", o);
   Fail(capped, "a");
@@ -331,7 +317,7 @@ BOOST_AUTO_TEST_SUITE(OptionsForTest)
 
 BOOST_AUTO_TEST_CASE(GivesEachNewPeerItsPolicy) {
   ManualClock clock;
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.options_for = [](std::string_view peer) {
     BreakerOptions o;
     if (peer.starts_with("fragile-")) o.max_failures = 0;
@@ -346,7 +332,7 @@ BOOST_AUTO_TEST_CASE(GivesEachNewPeerItsPolicy) {
 BOOST_AUTO_TEST_CASE(IsCalledOncePerNewPeer) {
   ManualClock clock;
   auto calls = std::make_shared<std::atomic<int>>(0);
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.options_for = [calls](std::string_view) {
     ++*calls;
     return BreakerOptions{};
@@ -361,7 +347,7 @@ BOOST_AUTO_TEST_CASE(IsCalledOncePerNewPeer) {
 
 BOOST_AUTO_TEST_CASE(ConfigureWinsOverIt) {
   ManualClock clock;
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.options_for = [](std::string_view) { return OpensOnFirstFailure(); };
   CircuitBreakerSet set(options);
   BreakerOptions o;
@@ -375,7 +361,7 @@ BOOST_AUTO_TEST_CASE(ConfigureWinsOverIt) {
 BOOST_AUTO_TEST_CASE(BadOptionsFallBackToTheDefaultsAndAreLogged) {
   ManualClock clock;
   auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.logger = std::make_shared<spdlog::logger>("test", sink);
   options.defaults.max_failures = 1;
   options.options_for = [](std::string_view) {
@@ -396,7 +382,7 @@ BOOST_AUTO_TEST_CASE(BadOptionsFallBackToTheDefaultsAndAreLogged) {
 
 BOOST_AUTO_TEST_CASE(AThrowingFunctionFallsBackToTheDefaults) {
   ManualClock clock;
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.defaults.max_failures = 1;
   options.options_for = [](std::string_view) -> BreakerOptions {
     throw std::runtime_error("no such service");
@@ -409,7 +395,7 @@ BOOST_AUTO_TEST_CASE(AThrowingFunctionFallsBackToTheDefaults) {
 
 BOOST_AUTO_TEST_CASE(AThrowingNonStdExceptionFallsBackToo) {
   ManualClock clock;
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.defaults.max_failures = 1;
   options.options_for = [](std::string_view) -> BreakerOptions { throw 42; };
   CircuitBreakerSet set(options);
@@ -419,11 +405,11 @@ BOOST_AUTO_TEST_CASE(AThrowingNonStdExceptionFallsBackToo) {
 
 BOOST_AUTO_TEST_CASE(HandlesGetItsPolicyToo) {
   ManualClock clock;
-  SetOptions options = WithClock(clock);
+  SetOptions options = ManualOptions(&clock);
   options.options_for = [](std::string_view) { return OpensOnFirstFailure(); };
   CircuitBreakerSet set(options);
 
-  circuit::PeerHandle h = set.handle("p");
+  PeerHandle h = set.handle("p");
   h.context().fail();
 
   BOOST_TEST(h.state() == State::kOpen);
@@ -437,21 +423,21 @@ BOOST_AUTO_TEST_SUITE_END()
 namespace {
 
 // A store that only hands the set's sink to the test.
-class SinkCatcher : public circuit::StateStore {
+class SinkCatcher : public StateStore {
  public:
-  void attach(circuit::StoreSink* sink, const BreakerOptions&) override {
+  void attach(StoreSink* sink, const BreakerOptions&) override {
     sink_ = sink;
   }
-  void detach(circuit::StoreSink*) override { sink_ = nullptr; }
+  void detach(StoreSink*) override { sink_ = nullptr; }
   void record_failure(std::string_view, absl::Time) override {}
   void record_transition(std::string_view, State, State,
                          absl::Duration) override {}
   bool healthy() const override { return true; }
 
-  circuit::StoreSink* sink() const { return sink_; }
+  StoreSink* sink() const { return sink_; }
 
  private:
-  circuit::StoreSink* sink_ = nullptr;
+  StoreSink* sink_ = nullptr;
 };
 
 // A set whose options_for configures the peer it is asked about to open on
@@ -460,7 +446,7 @@ struct ConfiguringOptionsFor {
   ManualClock clock;
   std::shared_ptr<SinkCatcher> store = std::make_shared<SinkCatcher>();
   CircuitBreakerSet set{[this] {
-    SetOptions options = WithClock(clock);
+    SetOptions options = ManualOptions(&clock);
     options.store = store;
     options.options_for = [this](std::string_view peer) {
       set.configure(peer, OpensOnFirstFailure());
@@ -490,7 +476,7 @@ struct HeldCreation {
   std::latch creating{1};
   std::latch configured{1};
   CircuitBreakerSet set{[this] {
-    SetOptions options = WithClock(clock);
+    SetOptions options = ManualOptions(&clock);
     options.options_for = [this](std::string_view) {
       creating.count_down();
       configured.wait();
@@ -511,7 +497,7 @@ BOOST_AUTO_TEST_CASE(WinsForAPeerAContextCreates) {
 }
 
 BOOST_AUTO_TEST_CASE(WinsForAPeerAHandleCreates) {
-  circuit::PeerHandle h = set.handle("p");
+  PeerHandle h = set.handle("p");
 
   h.context().fail();
 
@@ -645,7 +631,7 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_FIXTURE_TEST_SUITE(FailsWhenTest, Fixture)
 
 BOOST_AUTO_TEST_CASE(ARejectedResultCountsAsAFailureAndIsReturned) {
-  auto server_error = circuit::fails_when(
+  auto server_error = fails_when(
       [](const Response& r) { return r.code >= 500; });
 
   Response r = set.call("p", [] { return Response{503}; }, server_error);
@@ -656,7 +642,7 @@ BOOST_AUTO_TEST_CASE(ARejectedResultCountsAsAFailureAndIsReturned) {
 }
 
 BOOST_AUTO_TEST_CASE(AnAcceptedResultIsASuccess) {
-  auto server_error = circuit::fails_when(
+  auto server_error = fails_when(
       [](const Response& r) { return r.code >= 500; });
 
   set.call("p", [] { return Response{404}; }, server_error);
@@ -669,7 +655,7 @@ BOOST_AUTO_TEST_CASE(AnAcceptedResultIsASuccess) {
 BOOST_DATA_TEST_CASE_F(Fixture, OpensOnRejectedResults,
                        bdata::make({499, 500}) ^ bdata::make({false, true}),
                        code, opens) {
-  auto server_error = circuit::fails_when(
+  auto server_error = fails_when(
       [](const Response& r) { return r.code >= 500; });
 
   for (int i = 0; i < 4; ++i) {
@@ -680,7 +666,7 @@ BOOST_DATA_TEST_CASE_F(Fixture, OpensOnRejectedResults,
 }
 
 BOOST_AUTO_TEST_CASE(ReplacesTheStatusCodeClassification) {
-  auto not_found_fails = circuit::fails_when(
+  auto not_found_fails = fails_when(
       [](const absl::Status& s) { return absl::IsNotFound(s); });
 
   absl::Status a =
@@ -696,7 +682,7 @@ BOOST_AUTO_TEST_CASE(ReplacesTheStatusCodeClassification) {
 }
 
 BOOST_AUTO_TEST_CASE(CombinesWithAFallback) {
-  auto server_error = circuit::fails_when(
+  auto server_error = fails_when(
       [](const Response& r) { return r.code >= 500; });
   set.open("p");
 
@@ -707,7 +693,7 @@ BOOST_AUTO_TEST_CASE(CombinesWithAFallback) {
 }
 
 BOOST_AUTO_TEST_CASE(ExceptionsAreStillClassifiedAndRethrown) {
-  auto never = circuit::fails_when([](const Response&) { return false; });
+  auto never = fails_when([](const Response&) { return false; });
 
   BOOST_CHECK_THROW(
       set.call("p", []() -> Response { throw std::logic_error("x"); }, never),
@@ -815,3 +801,5 @@ BOOST_AUTO_TEST_CASE(AListWithOkIsRefused) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

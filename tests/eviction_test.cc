@@ -18,31 +18,18 @@
 
 namespace bdata = boost::unit_test::data;
 
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::FailOnce;
-using circuit::testing::ManualOptions;
-using circuit::testing::SucceedOnce;
-
+namespace circuit::testing {
 namespace {
 
-SetOptions Capped(const circuit::Clock* clock, std::size_t max_peers) {
+// At most `max_peers` peers, each opened by its first failure.
+SetOptions Capped(const Clock* clock, std::size_t max_peers) {
   SetOptions o = ManualOptions(clock, /*max_failures=*/0);
   o.max_peers = max_peers;
   return o;
 }
 
-// Whether `peer` is still tracked (reads without creating it).
-bool Tracked(const CircuitBreakerSet& set, std::string_view peer) {
-  return set.snapshot(peer).has_value();
-}
-
-struct EvictionFixture {
-  ManualClock clock;
-  CircuitBreakerSet set{Capped(&clock, 3)};
+struct EvictionFixture : ManualSetFixture {
+  EvictionFixture() : ManualSetFixture(Capped(nullptr, 3)) {}
 };
 
 }  // namespace
@@ -210,7 +197,7 @@ BOOST_AUTO_TEST_CASE(ContextOfAnEvictedPeerSettlesSafely) {
 }
 
 BOOST_AUTO_TEST_CASE(HandledPeersAreNeverEvicted) {
-  circuit::PeerHandle h = set.handle("a");
+  PeerHandle h = set.handle("a");
 
   for (int i = 0; i < 10; ++i) SucceedOnce(set, "x" + std::to_string(i));
 
@@ -240,3 +227,5 @@ BOOST_AUTO_TEST_CASE(UnboundedSetKeepsEveryPeer) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -20,65 +20,43 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
+namespace circuit::testing {
 namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::PeerHandle;
-using circuit::SetOptions;
-using circuit::State;
-
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    return options;
-  }()};
-};
 
 // A set that tracks at most `kCap` peers.
 template <std::size_t kCap>
-struct CappedFixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
+struct CappedFixture : ManualSetFixture {
+  CappedFixture() : ManualSetFixture(Options()) {}
+
+  static SetOptions Options() {
     SetOptions options;
-    options.clock = &clock;
     options.max_peers = kCap;
     return options;
-  }()};
-};
-
-// A set that drops peers idle for a minute.
-struct IdleFixture {
-  static constexpr absl::Duration kIdle = absl::Seconds(60);
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    options.idle_timeout = kIdle;
-    return options;
-  }()};
-
-  // Lets every peer not used from now on go idle, sweeping as it goes.
-  void IdleOut() {
-    for (int i = 0; i < 20; ++i) {
-      set.sweep();
-      clock.advance(kIdle / 8);
-    }
-    set.sweep();
   }
 };
 
-bool Tracked(const CircuitBreakerSet& set, std::string_view peer) {
-  return set.snapshot(peer).has_value();
-}
+// A set that drops peers idle for a minute.
+struct IdleFixture : ManualSetFixture {
+  static constexpr absl::Duration kIdle = absl::Seconds(60);
+
+  IdleFixture() : ManualSetFixture(Options()) {}
+
+  static SetOptions Options() {
+    SetOptions options;
+    options.idle_timeout = kIdle;
+    return options;
+  }
+
+  // Lets every peer not used from now on go idle, sweeping as it goes.
+  void IdleOut() { SweepFor(set, clock, 3 * kIdle, kIdle / 8); }
+};
 
 }  // namespace
 
 // ---------------------------------------------------------------------------
-BOOST_FIXTURE_TEST_SUITE(PeerHandleTest, Fixture)
+BOOST_FIXTURE_TEST_SUITE(PeerHandleTest, ManualSetFixture)
 
 BOOST_AUTO_TEST_CASE(CreatesThePeer) {
   PeerHandle h = set.handle("p");
@@ -112,8 +90,8 @@ BOOST_AUTO_TEST_CASE(SeesWhatTheSetDoes) {
   set.force_open("p");
 
   BOOST_TEST(h.state() == State::kForcedOpen);
-  BOOST_CHECK_EXCEPTION(h.context(), circuit::CircuitOpenError,
-                        [](const circuit::CircuitOpenError& e) {
+  BOOST_CHECK_EXCEPTION(h.context(), CircuitOpenError,
+                        [](const CircuitOpenError& e) {
                           return e.peer() == "p" &&
                                  e.retry_after() == absl::InfiniteDuration();
                         });
@@ -123,7 +101,7 @@ BOOST_AUTO_TEST_CASE(TryContextReportsRejectionAsUnavailable) {
   PeerHandle h = set.handle("p");
   set.open("p");
 
-  absl::StatusOr<circuit::Context> ctx = h.try_context();
+  absl::StatusOr<Context> ctx = h.try_context();
 
   BOOST_TEST(absl::IsUnavailable(ctx.status()));
   BOOST_TEST(absl::StrContains(ctx.status().message(), "p"));
@@ -135,7 +113,7 @@ BOOST_AUTO_TEST_CASE(ProbesThroughTheHandle) {
   set.open("p");
   clock.advance(absl::Seconds(10));
 
-  circuit::Context probe = h.context();
+  Context probe = h.context();
   BOOST_TEST(probe.probe());
   BOOST_TEST(!h.try_context().ok());  // the only probe slot is taken
   probe.succeed();
@@ -381,17 +359,12 @@ BOOST_AUTO_TEST_SUITE_END()
 // that drops the handles does nothing the evicting thread could synchronise
 // with until the entries are reused; each handle names its own peer while it
 // lives.
-BOOST_AUTO_TEST_SUITE(PeerHandleChurnTest)
+BOOST_FIXTURE_TEST_SUITE(PeerHandleChurnTest, CappedFixture<4>)
 
 BOOST_AUTO_TEST_CASE(AReleasedHandlesEntryIsReusedOnlyAfterItsRelease) {
   constexpr int kRounds = 30;
   constexpr int kHandles = 16;
   constexpr long kChurnPerRound = 300;  // several reclamation batches
-  ManualClock clock;
-  SetOptions options;
-  options.clock = &clock;
-  options.max_peers = 4;
-  CircuitBreakerSet set(options);
   std::atomic<long> churned{0};
   std::atomic<bool> done{false};
   long wrong_peer = 0;
@@ -427,3 +400,5 @@ BOOST_AUTO_TEST_CASE(AReleasedHandlesEntryIsReusedOnlyAfterItsRelease) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -16,50 +16,34 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
 
 constexpr absl::Duration kIdle = absl::Seconds(80);
 
-SetOptions IdleOptions(const ManualClock& clock, absl::Duration idle = kIdle) {
+SetOptions IdleOptions(absl::Duration idle = kIdle) {
   SetOptions options;
-  options.clock = &clock;
   options.idle_timeout = idle;
   return options;
 }
 
 // Starts away from the epoch, so no time reads as "never".
-struct Fixture {
-  ManualClock clock{absl::FromUnixSeconds(1'000'000)};
-  CircuitBreakerSet set{IdleOptions(clock)};
+struct Fixture : ManualSetFixture {
+  Fixture() : ManualSetFixture(IdleOptions(), absl::FromUnixSeconds(1'000'000)) {}
 
   // Advances by `total`, sweeping every kIdle / 8 and at the end, as a
   // periodic sweeper would; returns how many peers the sweeps dropped.
   std::size_t SweepFor(absl::Duration total) {
-    std::size_t dropped = 0;
-    while (total > kIdle / 8) {
-      clock.advance(kIdle / 8);
-      total -= kIdle / 8;
-      dropped += set.sweep();
-    }
-    clock.advance(total);
-    return dropped + set.sweep();
+    return testing::SweepFor(set, clock, total, kIdle / 8);
   }
 
   // Advances past several idle timeouts, sweeping on the way.
   void LongIdle() { SweepFor(5 * kIdle); }
 };
-
-bool Tracked(const CircuitBreakerSet& set, std::string_view peer) {
-  return set.snapshot(peer).has_value();
-}
 
 }  // namespace
 
@@ -168,7 +152,7 @@ BOOST_AUTO_TEST_CASE(AHalfOpenPeerIsNeverDropped) {
 BOOST_AUTO_TEST_CASE(APeerWithAProbeInFlightIsNeverDropped) {
   set.open("p");
   clock.advance(absl::Seconds(10));
-  circuit::Context probe = set.context("p");
+  Context probe = set.context("p");
   BOOST_REQUIRE(probe.probe());
 
   LongIdle();
@@ -195,7 +179,7 @@ BOOST_AUTO_TEST_CASE(ADisabledPeerIsNeverDropped) {
 }
 
 BOOST_AUTO_TEST_CASE(AHandledPeerIsNeverDropped) {
-  circuit::PeerHandle h = set.handle("p");
+  PeerHandle h = set.handle("p");
 
   LongIdle();
 
@@ -244,7 +228,9 @@ BOOST_AUTO_TEST_CASE(SnapshotOfAllPeersTriggersTheSweep) {
 }
 
 BOOST_AUTO_TEST_CASE(ZeroNeverDrops) {
-  CircuitBreakerSet keep_all(IdleOptions(clock, absl::ZeroDuration()));
+  SetOptions zero = IdleOptions(absl::ZeroDuration());
+  zero.clock = &clock;
+  CircuitBreakerSet keep_all(zero);
   keep_all.context("p").succeed();
 
   clock.advance(absl::Hours(24 * 365));
@@ -255,10 +241,12 @@ BOOST_AUTO_TEST_CASE(ZeroNeverDrops) {
 
 BOOST_AUTO_TEST_CASE(ANegativeTimeoutIsRefused) {
   BOOST_CHECK_EXCEPTION(
-      CircuitBreakerSet(IdleOptions(clock, -absl::Seconds(1))),
+      CircuitBreakerSet(IdleOptions(-absl::Seconds(1))),
       std::invalid_argument, [](const std::invalid_argument& e) {
         return absl::StrContains(e.what(), "idle_timeout");
       });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

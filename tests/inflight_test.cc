@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -29,18 +30,8 @@
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::PeerSnapshot;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::ManualOptions;
-using circuit::testing::RecordingListener;
-using circuit::testing::SucceedOnce;
 
 // The lines of `listener` that report a state change of `peer`.
 std::vector<std::string> ChangesOf(const RecordingListener& listener,
@@ -51,13 +42,6 @@ std::vector<std::string> ChangesOf(const RecordingListener& listener,
     if (line.rfind(prefix, 0) == 0) out.push_back(line);
   }
   return out;
-}
-
-// The snapshot of `peer`, which must be tracked.
-PeerSnapshot SnapshotOf(const CircuitBreakerSet& set, std::string_view peer) {
-  std::optional<PeerSnapshot> s = set.snapshot(peer);
-  BOOST_REQUIRE(s.has_value());
-  return *s;
 }
 
 // Checks that `peer` holds one failure that opened it, reported once as
@@ -76,66 +60,52 @@ void ExpectTrippedByOneFailure(CircuitBreakerSet& set,
   BOOST_CHECK_THROW(set.context(peer), CircuitOpenError);
 }
 
-// A set of at most two peers, on a manual clock, whose first counted failure
-// opens a peer; a listener hears everything.
-struct CappedFixture {
-  CappedFixture() { set.add_listener(listener); }
+// How a peer with a call in flight is dropped.
+enum class Drop { kEviction, kIdleSweep };
 
-  // A call to db-1 left in flight while two other peers are used: db-1, the
-  // least recently used, is dropped.
-  Context HeldThroughEviction() {
-    Context held = set.context("db-1");
-    SucceedOnce(set, "db-2");
-    SucceedOnce(set, "db-3");
-    BOOST_REQUIRE(!set.snapshot("db-1").has_value());
-    return held;
-  }
+std::ostream& operator<<(std::ostream& os, Drop how) {
+  return os << (how == Drop::kEviction ? "eviction" : "idle sweep");
+}
 
-  ManualClock clock;
-  std::shared_ptr<RecordingListener> listener =
-      std::make_shared<RecordingListener>();
-  CircuitBreakerSet set{[this] {
-    SetOptions o = ManualOptions(&clock, /*max_failures=*/0);
-    o.max_peers = 2;
-    return o;
-  }()};
-};
+const Drop kDrops[] = {Drop::kEviction, Drop::kIdleSweep};
 
-// A set that drops peers idle for a minute; first failure opens.
-struct IdleFixture {
+// A set of at most two peers that drops peers idle for a minute, whose
+// first counted failure opens a peer; a listener hears everything.
+struct DropFixture : RecordingFixture {
   static constexpr absl::Duration kIdle = absl::Seconds(60);
 
-  IdleFixture() { set.add_listener(listener); }
+  DropFixture() : RecordingFixture(Options()) {}
 
-  // Lets every peer not used from now on go idle, sweeping as it goes.
-  void IdleOut() {
-    for (int i = 0; i < 20; ++i) {
-      set.sweep();
-      clock.advance(kIdle / 8);
-    }
-    set.sweep();
+  static SetOptions Options() {
+    SetOptions o = ManualOptions(nullptr, /*max_failures=*/0);
+    o.max_peers = 2;
+    o.idle_timeout = kIdle;
+    return o;
   }
 
-  // A call to db-1 left in flight while db-1 idles out.
-  Context HeldThroughIdleSweep() {
-    Context held = set.context("db-1");
-    IdleOut();
-    BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+  // `calls` calls to db-1 left in flight while db-1 is dropped: evicted as
+  // the least recently used when two other peers are used, or swept once
+  // idle.
+  std::vector<Context> HeldThroughDrop(Drop how, int calls) {
+    std::vector<Context> held;
+    for (int i = 0; i < calls; ++i) held.push_back(set.context("db-1"));
+    if (how == Drop::kEviction) {
+      SucceedOnce(set, "db-2");
+      SucceedOnce(set, "db-3");
+    } else {
+      SweepFor(set, clock, 3 * kIdle, kIdle / 8);
+    }
+    BOOST_REQUIRE(!Tracked(set, "db-1"));
     return held;
   }
 
-  ManualClock clock;
-  std::shared_ptr<RecordingListener> listener =
-      std::make_shared<RecordingListener>();
-  CircuitBreakerSet set{[this] {
-    SetOptions o = ManualOptions(&clock, /*max_failures=*/0);
-    o.idle_timeout = kIdle;
-    return o;
-  }()};
+  Context HeldThroughDrop(Drop how) {
+    return std::move(HeldThroughDrop(how, 1).front());
+  }
 };
 
 // Remembers the peers whose breaker was reported opening.
-class TripRecorder : public circuit::Listener {
+class TripRecorder : public Listener {
  public:
   void state_change(std::string_view peer, State, State to) override {
     if (to != State::kOpen) return;
@@ -211,18 +181,20 @@ Totals ChurnOnThreads(CircuitBreakerSet& set, int threads, int calls) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-BOOST_FIXTURE_TEST_SUITE(InFlightEvictionTest, CappedFixture)
+BOOST_FIXTURE_TEST_SUITE(InFlightDropTest, DropFixture)
 
-BOOST_AUTO_TEST_CASE(AHeldFailureTripsThePeerItWasAdmittedFor) {
-  Context held = HeldThroughEviction();
+BOOST_DATA_TEST_CASE_F(DropFixture, AHeldFailureTripsThePeerItWasAdmittedFor,
+                       bdata::make(kDrops), how) {
+  Context held = HeldThroughDrop(how);
 
   held.fail();
 
   ExpectTrippedByOneFailure(set, *listener, "db-1");
 }
 
-BOOST_AUTO_TEST_CASE(AHeldSuccessIsCountedOnTheLivePeer) {
-  Context held = HeldThroughEviction();
+BOOST_DATA_TEST_CASE_F(DropFixture, AHeldSuccessIsCountedOnTheLivePeer,
+                       bdata::make(kDrops), how) {
+  Context held = HeldThroughDrop(how);
 
   held.succeed();
 
@@ -233,17 +205,18 @@ BOOST_AUTO_TEST_CASE(AHeldSuccessIsCountedOnTheLivePeer) {
   BOOST_TEST(ChangesOf(*listener, "db-1").empty());
 }
 
-BOOST_AUTO_TEST_CASE(ASuccessSettledByTheDestructorIsCountedToo) {
-  std::optional<Context> held(HeldThroughEviction());
+BOOST_DATA_TEST_CASE_F(DropFixture, ASuccessSettledByTheDestructorIsCountedToo,
+                       bdata::make(kDrops), how) {
+  std::optional<Context> held(HeldThroughDrop(how));
 
   held.reset();
 
-  PeerSnapshot s = SnapshotOf(set, "db-1");
-  BOOST_TEST(s.successes == 1u);
+  BOOST_TEST(SnapshotOf(set, "db-1").successes == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(AHeldFailureOnAPeerAlreadyBackAndOpenIsLate) {
-  Context held = HeldThroughEviction();
+BOOST_DATA_TEST_CASE_F(DropFixture, AHeldFailureOnAPeerAlreadyBackAndOpenIsLate,
+                       bdata::make(kDrops), how) {
+  Context held = HeldThroughDrop(how);
   set.context("db-1").fail();  // the peer comes back and opens
   BOOST_REQUIRE(set.state("db-1") == State::kOpen);
 
@@ -255,8 +228,9 @@ BOOST_AUTO_TEST_CASE(AHeldFailureOnAPeerAlreadyBackAndOpenIsLate) {
   BOOST_TEST(ChangesOf(*listener, "db-1").size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(AnIgnoredHeldCallChangesNothing) {
-  Context held = HeldThroughEviction();
+BOOST_DATA_TEST_CASE_F(DropFixture, AnIgnoredHeldCallChangesNothing,
+                       bdata::make(kDrops), how) {
+  Context held = HeldThroughDrop(how);
 
   held.ignore();
 
@@ -265,12 +239,9 @@ BOOST_AUTO_TEST_CASE(AnIgnoredHeldCallChangesNothing) {
   BOOST_TEST(set.size() <= 2u);
 }
 
-BOOST_AUTO_TEST_CASE(EveryHeldCallOfTheDroppedPeerLands) {
-  std::vector<Context> held;
-  for (int i = 0; i < 5; ++i) held.push_back(set.context("db-1"));
-  SucceedOnce(set, "db-2");
-  SucceedOnce(set, "db-3");
-  BOOST_REQUIRE(!set.snapshot("db-1").has_value());
+BOOST_DATA_TEST_CASE_F(DropFixture, EveryHeldCallOfTheDroppedPeerLands,
+                       bdata::make(kDrops), how) {
+  std::vector<Context> held = HeldThroughDrop(how, 5);
 
   for (int i = 0; i < 4; ++i) held[i].succeed();
   held[4].fail();
@@ -279,28 +250,6 @@ BOOST_AUTO_TEST_CASE(EveryHeldCallOfTheDroppedPeerLands) {
   BOOST_TEST(s.successes == 4u);
   BOOST_TEST(s.failures == 1u);
   BOOST_TEST(s.state == State::kOpen);
-}
-
-BOOST_AUTO_TEST_SUITE_END()
-
-// ---------------------------------------------------------------------------
-BOOST_FIXTURE_TEST_SUITE(InFlightIdleTest, IdleFixture)
-
-BOOST_AUTO_TEST_CASE(AHeldFailureTripsThePeerAfterAnIdleSweep) {
-  Context held = HeldThroughIdleSweep();
-
-  held.fail();
-
-  ExpectTrippedByOneFailure(set, *listener, "db-1");
-}
-
-BOOST_AUTO_TEST_CASE(AHeldSuccessIsCountedAfterAnIdleSweep) {
-  Context held = HeldThroughIdleSweep();
-
-  held.succeed();
-
-  PeerSnapshot s = SnapshotOf(set, "db-1");
-  BOOST_TEST(s.successes == 1u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -348,3 +297,5 @@ BOOST_DATA_TEST_CASE(EveryFailureLandsOnATrackedOpenPeer,
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

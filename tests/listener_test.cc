@@ -7,12 +7,13 @@
 #include "circuit/listener.h"
 
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "absl/status/statusor.h"
@@ -21,39 +22,12 @@
 #include "circuit/clock.h"
 #include "test_util.h"
 
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::Context;
-using circuit::Listener;
-using circuit::ManualClock;
-using circuit::State;
-using circuit::testing::ManualOptions;
-using circuit::testing::RecordingListener;
+namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
 
 using Events = std::vector<std::string>;
-
-// A set that opens on the first counted failure, with a recorder.
-struct ListenerFixture {
-  ListenerFixture() { set.add_listener(recorder); }
-
-  ManualClock clock;
-  CircuitBreakerSet set{ManualOptions(&clock, /*max_failures=*/0)};
-  std::shared_ptr<RecordingListener> recorder =
-      std::make_shared<RecordingListener>();
-};
-
-// Throws from every event.
-struct ThrowingListener : Listener {
-  void before_call(std::string_view) override { throw std::runtime_error("x"); }
-  void success(std::string_view) override { throw std::runtime_error("x"); }
-  void failure(std::string_view) override { throw std::runtime_error("x"); }
-  void rejected(std::string_view) override { throw 42; }
-  void state_change(std::string_view, State, State) override {
-    throw std::logic_error("x");
-  }
-};
 
 // On every event, calls back into the set it listens to: reads, admits a
 // call to another peer, and adds a listener. A library holding one of its
@@ -85,39 +59,39 @@ struct ReentrantListener : Listener {
 
 }  // namespace
 
-BOOST_FIXTURE_TEST_SUITE(ListenerTest, ListenerFixture)
+BOOST_FIXTURE_TEST_SUITE(ListenerTest, RecordingFixture)
 
 BOOST_AUTO_TEST_CASE(SuccessfulCallHearsBeforeCallThenSuccess) {
   set.context("a").succeed();
 
-  BOOST_TEST(recorder->events() == Events({"before_call a", "success a"}));
+  BOOST_TEST(listener->events() == Events({"before_call a", "success a"}));
 }
 
 BOOST_AUTO_TEST_CASE(TrippingFailureHearsFailureThenStateChange) {
   set.context("a").fail();
 
-  BOOST_TEST(recorder->events() == Events({"before_call a", "failure a",
+  BOOST_TEST(listener->events() == Events({"before_call a", "failure a",
                                            "state_change a closed->open"}));
 }
 
 BOOST_AUTO_TEST_CASE(RejectedCallHearsOnlyRejected) {
   set.context("a").fail();
-  recorder->clear();
+  listener->clear();
 
   BOOST_CHECK_THROW(set.context("a"), CircuitOpenError);
   BOOST_TEST(!set.try_context("a").ok());
 
-  BOOST_TEST(recorder->events() == Events({"rejected a", "rejected a"}));
+  BOOST_TEST(listener->events() == Events({"rejected a", "rejected a"}));
 }
 
 BOOST_AUTO_TEST_CASE(ProbeHearsHalfOpenBeforeTheCallAndClosedAfterItsSuccess) {
   set.context("a").fail();
   clock.advance(absl::Seconds(10));
-  recorder->clear();
+  listener->clear();
 
   set.context("a").succeed();
 
-  BOOST_TEST(recorder->events() ==
+  BOOST_TEST(listener->events() ==
              Events({"state_change a open->half-open", "before_call a",
                      "success a", "state_change a half-open->closed"}));
 }
@@ -126,29 +100,29 @@ BOOST_AUTO_TEST_CASE(FailedProbeHearsFailureThenReopen) {
   set.context("a").fail();
   clock.advance(absl::Seconds(10));
   Context probe = set.context("a");
-  recorder->clear();
+  listener->clear();
 
   probe.fail();
 
-  BOOST_TEST(recorder->events() ==
+  BOOST_TEST(listener->events() ==
              Events({"failure a", "state_change a half-open->open"}));
 }
 
 BOOST_AUTO_TEST_CASE(IgnoredCallHearsNoOutcome) {
   set.context("a").ignore();
 
-  BOOST_TEST(recorder->events() == Events({"before_call a"}));
+  BOOST_TEST(listener->events() == Events({"before_call a"}));
 }
 
 BOOST_AUTO_TEST_CASE(LateOutcomeReachesListenersWithoutAStateChange) {
   Context slow = set.context("a");
   set.context("a").fail();
   set.close("a");
-  recorder->clear();
+  listener->clear();
 
   slow.fail();
 
-  BOOST_TEST(recorder->events() == Events({"failure a"}));
+  BOOST_TEST(listener->events() == Events({"failure a"}));
   BOOST_TEST(set.state("a") == State::kClosed);
 }
 
@@ -158,7 +132,7 @@ BOOST_AUTO_TEST_CASE(ManualControlHearsEachStateChange) {
   set.close("a");
   set.close("a");  // already closed: no change
 
-  BOOST_TEST(recorder->events() ==
+  BOOST_TEST(listener->events() ==
              Events({"state_change a closed->open",
                      "state_change a open->half-open",
                      "state_change a half-open->closed"}));
@@ -170,7 +144,7 @@ BOOST_AUTO_TEST_CASE(EveryListenerHearsEveryEventInRegistrationOrder) {
 
   set.context("a").succeed();
 
-  BOOST_TEST(recorder->events() == Events({"before_call a", "success a"}));
+  BOOST_TEST(listener->events() == Events({"before_call a", "success a"}));
   BOOST_TEST(second->events() == Events({"before_call a", "success a"}));
 }
 
@@ -179,18 +153,21 @@ BOOST_AUTO_TEST_CASE(NullListenerIsIgnored) {
 
   set.context("a").succeed();
 
-  BOOST_TEST(recorder->events().size() == 2u);
+  BOOST_TEST(listener->events().size() == 2u);
 }
 
-BOOST_AUTO_TEST_CASE(ThrowingListenerChangesNothing) {
+// A listener that throws from every event, a std::exception or not: the
+// listener after it hears everything, and the set is unchanged.
+BOOST_DATA_TEST_CASE_F(RecordingFixture, ThrowingListenerChangesNothing,
+                       bdata::make({true, false}), standard) {
   CircuitBreakerSet s(ManualOptions(&clock, 0));
-  s.add_listener(std::make_shared<ThrowingListener>());
+  s.add_listener(std::make_shared<ThrowingListener>(standard));
   auto after = std::make_shared<RecordingListener>();
   s.add_listener(after);
 
   Context ctx = s.context("a");  // before_call throws
   ctx.fail();                    // failure and state_change throw
-  BOOST_CHECK_THROW(s.context("a"), CircuitOpenError);  // rejected throws 42
+  BOOST_CHECK_THROW(s.context("a"), CircuitOpenError);  // rejected throws
   clock.advance(absl::Seconds(10));
   s.context("a").succeed();  // state_change, before_call, success throw
 
@@ -200,9 +177,11 @@ BOOST_AUTO_TEST_CASE(ThrowingListenerChangesNothing) {
                      "rejected a", "state_change a open->half-open",
                      "before_call a", "success a",
                      "state_change a half-open->closed"}));
+  BOOST_TEST(s.snapshot("a")->calls == 2u);
   BOOST_TEST(s.snapshot("a")->failures == 1u);
   BOOST_TEST(s.snapshot("a")->successes == 1u);
   BOOST_TEST(s.snapshot("a")->rejections == 1u);
+  BOOST_TEST(FailuresToOpen(s, "b") == 1);  // still opens on the first failure
 }
 
 BOOST_AUTO_TEST_CASE(ListenerMayCallBackIntoTheSet) {
@@ -291,3 +270,5 @@ BOOST_AUTO_TEST_CASE(ListenerHearsEventsOnTheThreadThatCausedThem) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -6,6 +6,7 @@
 // a logger, and coalescing of a flapping peer's trips per log_interval.
 
 #include <memory>
+#include <ostream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -25,13 +26,7 @@
 
 namespace bdata = boost::unit_test::data;
 
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::ManualOptions;
-
+namespace circuit::testing {
 namespace {
 
 struct Line {
@@ -94,6 +89,23 @@ struct LoggingFixture {
   std::unique_ptr<CircuitBreakerSet> set;
 };
 
+// The lines logged at `level`, each with the fragments it must contain.
+struct LevelLines {
+  spdlog::level::level_enum level;
+  std::vector<std::vector<std::string>> lines;
+};
+
+std::ostream& operator<<(std::ostream& os, const LevelLines& l) {
+  return os << spdlog::level::to_string_view(l.level).data();
+}
+
+// A trip and a recovery through one successful probe, at each level.
+const std::vector<LevelLines> kRecovery = {
+    {spdlog::level::warn, {{"db-1", "open"}}},
+    {spdlog::level::info, {{"db-1", "half-open"}, {"db-1", "-> closed"}}},
+    {spdlog::level::debug, {{"db-1", "probe"}}},
+};
+
 }  // namespace
 
 BOOST_FIXTURE_TEST_SUITE(LoggingTest, LoggingFixture)
@@ -109,30 +121,21 @@ BOOST_AUTO_TEST_CASE(OpeningIsLoggedAtWarnWithThePeerId) {
   BOOST_TEST(log.lines().size() == 1u);
 }
 
-BOOST_AUTO_TEST_CASE(HalfOpenAndClosedAreLoggedAtInfo) {
+// Open at warn, half-open and closed at info, the probe at debug.
+BOOST_DATA_TEST_CASE_F(LoggingFixture, ARecoveryIsLoggedAtEachLevel,
+                       bdata::make(kRecovery), expected) {
   set->context("db-1").fail();
   At(absl::Seconds(1));
 
   set->context("db-1").succeed();
 
-  std::vector<std::string> infos = log.at(spdlog::level::info);
-  BOOST_REQUIRE(infos.size() == 2u);
-  BOOST_TEST(Contains(infos[0], "db-1"));
-  BOOST_TEST(Contains(infos[0], "half-open"));
-  BOOST_TEST(Contains(infos[1], "db-1"));
-  BOOST_TEST(Contains(infos[1], "-> closed"));
-}
-
-BOOST_AUTO_TEST_CASE(ProbesAreLoggedAtDebug) {
-  set->context("db-1").fail();
-  At(absl::Seconds(1));
-
-  set->context("db-1").succeed();
-
-  std::vector<std::string> debugs = log.at(spdlog::level::debug);
-  BOOST_REQUIRE(debugs.size() == 1u);
-  BOOST_TEST(Contains(debugs[0], "db-1"));
-  BOOST_TEST(Contains(debugs[0], "probe"));
+  std::vector<std::string> lines = log.at(expected.level);
+  BOOST_REQUIRE(lines.size() == expected.lines.size());
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    for (const std::string& fragment : expected.lines[i]) {
+      BOOST_TEST(Contains(lines[i], fragment), lines[i] << " lacks " << fragment);
+    }
+  }
 }
 
 BOOST_AUTO_TEST_CASE(ClosedCallsLogNothing) {
@@ -286,7 +289,7 @@ BOOST_AUTO_TEST_CASE(ManualTransitionsAreAlwaysLogged) {
 }
 
 BOOST_AUTO_TEST_CASE(ThrowingListenerIsLoggedAtError) {
-  struct Thrower : circuit::Listener {
+  struct Thrower : Listener {
     void success(std::string_view) override {
       throw std::runtime_error("listener broke");
     }
@@ -301,3 +304,5 @@ BOOST_AUTO_TEST_CASE(ThrowingListenerIsLoggedAtError) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

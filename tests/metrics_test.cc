@@ -27,16 +27,12 @@
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::PeerSnapshot;
-using circuit::SetOptions;
-using circuit::State;
 
 // ---------------------------------------------------------------------------
 // A strict reader of the text format.
@@ -53,37 +49,6 @@ struct Exposition {
   std::vector<Sample> samples;
   std::vector<std::string> errors;  // empty: well formed
 };
-
-// Strict UTF-8 (no overlong forms, no surrogates, nothing past U+10FFFF).
-bool ValidUtf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c < 0x80) {
-      n = 1;
-    } else if (c >= 0xC2 && c <= 0xDF) {
-      n = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 3;
-      if (c == 0xE0) lo = 0xA0;
-      if (c == 0xED) hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 4;
-      if (c == 0xF0) lo = 0x90;
-      if (c == 0xF4) hi = 0x8F;
-    } else {
-      return false;
-    }
-    if (i + n > s.size()) return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return false;
-    }
-    i += n;
-  }
-  return true;
-}
 
 bool IsMetricName(std::string_view s) {
   if (s.empty()) return false;
@@ -297,13 +262,21 @@ const char* const kCounters[] = {"circuit_calls_total", "circuit_failures_total"
 const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
                          State::kForcedOpen, State::kDisabled};
 
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    return options;
-  }()};
+struct Fixture : ManualSetFixture {
+  // Admits one call to `peer`, a new peer, and checks the exposition: well
+  // formed, the peer labelled as `label` (as written in the text), its one
+  // call counted, and one series per state and counter.
+  void ExpectOneCallLabelled(std::string_view peer, std::string_view label) {
+    set.context(peer).succeed();
+
+    std::string text = set.prometheus_text();
+    Exposition x = Parse(text);
+
+    BOOST_TEST(x.errors.empty(), ErrorsOf(x));
+    BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label) + "\""));
+    BOOST_TEST(ValueOf(x, "circuit_calls_total", std::string(peer)) == 1);
+    BOOST_TEST(x.samples.size() == 9u);
+  }
 
   // One peer in each state, with some traffic.
   void MixOfPeers() {
@@ -354,7 +327,7 @@ BOOST_AUTO_TEST_CASE(OneGaugePerPeerAndStateWithTheCurrentOneSet) {
 
   for (const PeerSnapshot& s : set.snapshot()) {
     for (State st : kStates) {
-      std::string name(circuit::state_name(st));
+      std::string name(state_name(st));
       BOOST_TEST(ValueOf(x, "circuit_state", s.peer, name) ==
                      (s.state == st ? 1 : 0),
                  s.peer << " " << name);
@@ -395,29 +368,14 @@ BOOST_AUTO_TEST_CASE(CountersGrow) {
 // A quote and a newline are escaped as the format says; a backslash is
 // doubled by the peer mapping and then again by the format.
 BOOST_AUTO_TEST_CASE(LabelValuesAreEscaped) {
-  const std::string peer = "a\\b\"c\nd";
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"a\\\\\\\\b\\\"c\\nd\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+  ExpectOneCallLabelled("a\\b\"c\nd", "a\\\\\\\\b\\\"c\\nd");
 }
 
 BOOST_DATA_TEST_CASE_F(Fixture, ValidUtf8IsKept,
                        bdata::make({"m\xC3\xBCnchen-\xF0\x9F\x99\x82",  // münchen-🙂
                                     "s\xC3\xA9rvice-\xC3\xBC"}),         // sérvice-ü
                        peer) {
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(peer) + "\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
+  ExpectOneCallLabelled(peer, peer);
 }
 
 // Peer ids are bytes; each byte that is not part of valid UTF-8 is written
@@ -436,15 +394,7 @@ BOOST_DATA_TEST_CASE_F(
                      R"(x\\xF4\\x90\\x80\\x80)",
                      R"(x\\xF8\\x88\\x80\\x80\\x80)"}),
     peer, label_text) {
-  set.context(peer).succeed();
-
-  std::string text = set.prometheus_text();
-  Exposition x = Parse(text);
-
-  BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label_text) + "\""));
-  BOOST_TEST(ValueOf(x, "circuit_calls_total", peer) == 1);
-  BOOST_TEST(x.samples.size() == 9u);
+  ExpectOneCallLabelled(peer, label_text);
 }
 
 BOOST_AUTO_TEST_CASE(PeersDifferingOnlyInInvalidBytesKeepTheirOwnSeries) {
@@ -555,3 +505,5 @@ BOOST_AUTO_TEST_CASE(ManyPeersEachAppearOncePerSeries) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

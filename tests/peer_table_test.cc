@@ -35,7 +35,7 @@ using circuit::internal::Policy;
 namespace {
 
 std::unique_ptr<Policy> DefaultPolicy() {
-  auto p = Policy::Make(circuit::BreakerOptions{}, absl::Seconds(10), 1);
+  auto p = Policy::Make(circuit::BreakerOptions{}, 1);
   BOOST_REQUIRE(p.ok());
   return *std::move(p);
 }

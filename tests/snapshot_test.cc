@@ -15,30 +15,16 @@
 
 #include "absl/time/time.h"
 #include "circuit/circuit.h"
+#include "test_util.h"
 
 namespace bdata = boost::unit_test::data;
 
+namespace circuit::testing {
 namespace {
 
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::PeerSnapshot;
-using circuit::SetOptions;
-using circuit::State;
-
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;  // defaults: 3 failures within 60 s, reset 10 s
-    return options;
-  }()};
-
-  PeerSnapshot Snap(std::string_view peer) {
-    std::optional<PeerSnapshot> s = set.snapshot(peer);
-    BOOST_REQUIRE(s.has_value());
-    return *s;
-  }
+// A set with the defaults: 3 failures within 60 s, reset 10 s.
+struct Fixture : ManualSetFixture {
+  PeerSnapshot Snap(std::string_view peer) { return SnapshotOf(set, peer); }
 };
 
 }  // namespace
@@ -79,7 +65,7 @@ BOOST_AUTO_TEST_CASE(CallsCountEveryRecordedOutcome) {
   set.context("p").succeed();
   set.context("p").fail();
   set.context("p").ignore();
-  circuit::Context in_flight = set.context("p");  // not counted yet
+  Context in_flight = set.context("p");  // not counted yet
 
   PeerSnapshot s = Snap("p");
 
@@ -157,7 +143,7 @@ BOOST_AUTO_TEST_CASE(AProbeInFlight) {
   set.open("p");
   clock.advance(absl::Seconds(10));
 
-  circuit::Context probe = set.context("p");
+  Context probe = set.context("p");
 
   BOOST_TEST(Snap("p").state == State::kHalfOpen);
   BOOST_TEST(Snap("p").probes_in_flight == 1);
@@ -232,7 +218,7 @@ BOOST_AUTO_TEST_CASE(AllPeersAgreeWithEachPeer) {
 }
 
 BOOST_AUTO_TEST_CASE(LateOutcomesAreCountedButMoveNothing) {
-  circuit::Context slow = set.context("p");
+  Context slow = set.context("p");
   set.open("p");
 
   slow.fail();
@@ -243,3 +229,5 @@ BOOST_AUTO_TEST_CASE(LateOutcomesAreCountedButMoveNothing) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -55,21 +55,11 @@
 #include "epoch.h"
 #include "test_util.h"
 
-namespace {
-
-using circuit::CircuitBreakerSet;
-using circuit::CircuitOpenError;
-using circuit::Context;
-using circuit::ManualClock;
-using circuit::PeerHandle;
-using circuit::PeerSnapshot;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::CountingListener;
-using circuit::testing::ManualOptions;
-
 namespace bdata = boost::unit_test::data;
 namespace utf = boost::unit_test;
+
+namespace circuit::testing {
+namespace {
 
 struct Ignorable {};  // registered with ignore_error()
 
@@ -185,8 +175,29 @@ void SettleRandomly(Context ctx, std::mt19937_64& rng, Counts& c) {
   }
 }
 
-circuit::BreakerOptions RandomOptions(std::mt19937_64& rng) {
-  circuit::BreakerOptions o;
+// One manual control of `peer`, chosen by `rng` (close twice as often as
+// each of the others).
+void RandomControl(CircuitBreakerSet& set, const std::string& peer,
+                   std::mt19937_64& rng) {
+  switch (rng() % 6) {
+    case 0: set.open(peer); break;
+    case 1: set.half_open(peer); break;
+    case 2: set.force_open(peer); break;
+    case 3: set.disable(peer); break;
+    default: set.close(peer); break;
+  }
+}
+
+// The churned sets' defaults: two failures within 1 s open a peer for
+// 100 ms, and two probes may run at once.
+SetOptions ChurnOptions(const Clock* clock) {
+  SetOptions options = ManualOptions(clock, 2, absl::Seconds(1), absl::Milliseconds(100));
+  options.defaults.half_open_max_calls = 2;
+  return options;
+}
+
+BreakerOptions RandomOptions(std::mt19937_64& rng) {
+  BreakerOptions o;
   o.max_failures = static_cast<int>(rng() % 4);
   o.time_unit = absl::Milliseconds(200 + rng() % 2000);
   o.reset_timeout = absl::Milliseconds(rng() % 500);
@@ -207,13 +218,7 @@ circuit::BreakerOptions RandomOptions(std::mt19937_64& rng) {
 // Random operations from several threads; at the end every count adds up.
 void RunRandomOperations(int peers) {
   ManualClock clock;
-  SetOptions options;
-  options.clock = &clock;
-  options.defaults.max_failures = 2;
-  options.defaults.time_unit = absl::Seconds(1);
-  options.defaults.reset_timeout = absl::Milliseconds(100);
-  options.defaults.half_open_max_calls = 2;
-  CircuitBreakerSet set(options);
+  CircuitBreakerSet set(ChurnOptions(&clock));
   set.ignore_error<Ignorable>();
   auto listener = std::make_shared<CountingListener>();
   set.add_listener(listener);
@@ -332,13 +337,7 @@ void RunRandomOperations(int peers) {
             }
           }
         } else if (r < 82) {
-          switch (rng() % 6) {
-            case 0: set.open(peer); break;
-            case 1: set.half_open(peer); break;
-            case 2: set.force_open(peer); break;
-            case 3: set.disable(peer); break;
-            default: set.close(peer); break;
-          }
+          RandomControl(set, peer, rng);
         } else if (r < 83) {
           set.configure(peer, RandomOptions(rng));
         } else if (r < 84 && peers < 100) {
@@ -452,7 +451,7 @@ void RunProbeLimit(int limit) {
 // quiescent moment the counts of a peer must describe one path from closed
 // to the state its breaker is in now (closed for a peer the set dropped: only
 // closed peers are dropped, and a new breaker starts closed).
-class TransitionLedger : public circuit::Listener {
+class TransitionLedger : public Listener {
  public:
   using Degrees = std::array<long, 5>;  // entered - left, per State value
 
@@ -578,15 +577,9 @@ void RunChaosRound(CircuitBreakerSet& set, ManualClock& clock,
           SettleRandomly(std::move(item->second), rng, mine[item->first]);
         }
       } else if (r < 73) {
-        switch (rng() % 5) {
-          case 0: set.open(peer); break;
-          case 1: set.half_open(peer); break;
-          case 2: set.force_open(peer); break;
-          case 3: set.disable(peer); break;
-          default: set.close(peer); break;
-        }
+        RandomControl(set, peer, rng);
       } else if (r < 75) {
-        circuit::BreakerOptions o = RandomOptions(rng);
+        BreakerOptions o = RandomOptions(rng);
         if (rng() % 3 == 0) {
           o.slow_call_duration = absl::Milliseconds(50);
           o.slow_call_rate_threshold = 0.5;
@@ -814,9 +807,7 @@ BOOST_DATA_TEST_CASE(RandomRoundsKeepEveryInvariant,
   constexpr int kHandled = 8;
   constexpr int kRounds = 8;
   ManualClock clock;
-  SetOptions options = ManualOptions(&clock, 2, absl::Seconds(1),
-                                     absl::Milliseconds(100));
-  options.defaults.half_open_max_calls = 2;
+  SetOptions options = ChurnOptions(&clock);
   options.max_peers = kCap;
   options.idle_timeout = idle_timeout;
   CircuitBreakerSet set(options);
@@ -869,12 +860,12 @@ BOOST_DATA_TEST_CASE(RandomRoundsKeepEveryInvariant,
       }
       BOOST_TEST(set.size() <= std::max(kCap, pinned + 1));
       // Every call is settled: what was retired can be freed now.
-      for (int i = 0; i < 3; ++i) circuit::internal::Epoch::TryReclaim();
-      BOOST_TEST(circuit::internal::Epoch::Pending() == 0u);
+      for (int i = 0; i < 3; ++i) internal::Epoch::TryReclaim();
+      BOOST_TEST(internal::Epoch::Pending() == 0u);
     }
   }
   std::size_t records = 0;
-  for (auto* r = circuit::internal::Epoch::Records(); r != nullptr; r = r->next) {
+  for (auto* r = internal::Epoch::Records(); r != nullptr; r = r->next) {
     ++records;
   }
   // Threads come and go by the round; their records are reused.
@@ -893,7 +884,7 @@ struct StressFixture {
 
   ManualClock clock;
   std::unique_ptr<CircuitBreakerSet> set = std::make_unique<CircuitBreakerSet>(
-      ManualOptions(&clock, circuit::kUnlimited));
+      ManualOptions(&clock, kUnlimited));
   std::shared_ptr<CountingListener> counts = std::make_shared<CountingListener>();
 };
 
@@ -948,7 +939,7 @@ BOOST_AUTO_TEST_CASE(NoOutcomeIsLostAcrossManyPeers, *utf::label("stress")) {
   });
 
   std::uint64_t calls = 0, failures = 0;
-  for (const circuit::PeerSnapshot& s : set->snapshot()) {
+  for (const PeerSnapshot& s : set->snapshot()) {
     calls += s.calls;
     failures += s.failures;
   }
@@ -1289,3 +1280,5 @@ BOOST_AUTO_TEST_CASE(ListenersAddedWhileCallsRunMissNothingAfterwards,
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

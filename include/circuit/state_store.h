@@ -43,8 +43,10 @@ class StoreSink {
   //
   // The fleet decided that `peer` is in `state` (`kOpen`, `kHalfOpen`,
   // `kClosed` or `kForcedOpen`); for `kOpen`, `remaining` is what is left of
-  // the open period. `epoch` orders decisions per peer: the set ignores a
-  // decision older than one it has applied.
+  // the open period. `epoch` orders decisions per peer. Ordering is the
+  // store's job: it delivers each peer's decisions in epoch order and drops
+  // stale ones; the set applies them as they come (an open period is only
+  // ever extended, never shortened; half-open is decided by local probes).
   virtual void apply_remote(std::string_view peer, State state,
                             absl::Duration remaining, std::uint64_t epoch) = 0;
 };

@@ -31,6 +31,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "asio_test_util.h"
 #include "circuit/asio.h"
 #include "circuit/breaker_set.h"
 
@@ -39,6 +40,7 @@ using boost::system::error_code;
 using net::awaitable;
 using net::ip::tcp;
 
+namespace circuit::testing {
 namespace {
 
 // Runs `a` on `io` to completion; rethrows what it threw.
@@ -76,13 +78,6 @@ awaitable<int> Throw(E e) {
   co_return 0;
 }
 
-// A set that never trips by the window rule, so counters tell all.
-circuit::SetOptions Patient() {
-  circuit::SetOptions o;
-  o.defaults.max_failures = 1000;
-  return o;
-}
-
 struct Counts {
   std::uint64_t successes = 0, failures = 0, ignored = 0;
 };
@@ -97,15 +92,6 @@ struct GuardedFixture {
   net::io_context io;
   circuit::CircuitBreakerSet set{Patient()};
 };
-
-// A free loopback port: bound, then closed again, so nothing listens on it.
-unsigned short ClosedPort() {
-  net::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
-  unsigned short port = a.local_endpoint().port();
-  a.close();
-  return port;
-}
 
 }  // namespace
 
@@ -471,3 +457,5 @@ BOOST_AUTO_TEST_CASE(LoopbackUseAwaitableThrowsAndTripsTheBreaker) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -13,7 +13,6 @@
 // clang-format on
 
 #include <array>
-#include <atomic>
 #include <barrier>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -30,6 +29,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "asio_test_util.h"
 #include "circuit/asio.h"
 #include "circuit/breaker_set.h"
 #include "circuit/clock.h"
@@ -38,6 +38,7 @@ namespace net = boost::asio;
 using boost::system::error_code;
 using net::ip::tcp;
 
+namespace circuit::testing {
 namespace {
 
 // An io_context running on its own thread until destroyed.
@@ -59,20 +60,6 @@ class IoThread {
   std::thread thread_;
 };
 
-unsigned short ClosedPort() {
-  net::io_context io;
-  tcp::acceptor a(io, tcp::endpoint(net::ip::address_v4::loopback(), 0));
-  unsigned short port = a.local_endpoint().port();
-  a.close();
-  return port;
-}
-
-circuit::SetOptions Patient() {
-  circuit::SetOptions o;
-  o.defaults.max_failures = 1000;
-  return o;
-}
-
 // One open peer ("open", reset timeout 10 s, on `clock`).
 circuit::SetOptions OnClock(const circuit::Clock* clock) {
   circuit::SetOptions o;
@@ -80,6 +67,32 @@ circuit::SetOptions OnClock(const circuit::Clock* clock) {
   o.defaults.max_failures = 0;
   o.defaults.reset_timeout = absl::Seconds(10);
   return o;
+}
+
+// Two threads pick from `peers` at once, `rounds` times. Before each round
+// `reset()` runs alone; once both have picked (and nobody has given a slot
+// back), `check(got)` runs alone; then both give their picks back.
+template <class Peers, class Reset, class Check>
+void RacePickers(circuit::CircuitBreakerSet& set, const Peers& peers, int rounds,
+                 Reset reset, Check check) {
+  std::array<std::optional<circuit::Pick>, 2> got;
+  std::barrier sync(2, []() noexcept {});
+  auto picker = [&](int who) {
+    for (int round = 0; round < rounds; ++round) {
+      if (who == 0) reset();
+      sync.arrive_and_wait();
+      got[who] = set.first_admitting(peers);
+      sync.arrive_and_wait();
+      if (who == 0) check(got);
+      sync.arrive_and_wait();
+      if (got[who]) got[who]->context.ignore();
+      got[who].reset();
+      sync.arrive_and_wait();
+    }
+  };
+  std::thread other(picker, 1);
+  picker(0);
+  other.join();
 }
 
 }  // namespace
@@ -262,79 +275,47 @@ BOOST_AUTO_TEST_CASE(FirstAdmittingOverHandlesTakesTheProbe) {
 BOOST_AUTO_TEST_CASE(TwoConcurrentPickersNeverBothGetTheProbe) {
   circuit::CircuitBreakerSet set;  // half_open_max_calls = 1
   const std::string_view peers[] = {"p"};
-  constexpr int kRounds = 500;
-  std::atomic<int> both{0};
-  std::atomic<int> neither{0};
-  std::atomic<int> not_probe{0};
-  std::array<std::optional<circuit::Pick>, 2> got;
-  std::barrier sync(2, []() noexcept {});
-  auto picker = [&](int who) {
-    for (int round = 0; round < kRounds; ++round) {
-      if (who == 0) set.half_open("p");  // every probe slot free again
-      sync.arrive_and_wait();
-      got[who] = set.first_admitting(peers);
-      sync.arrive_and_wait();  // both have picked; nobody gave a slot back
-      if (who == 0) {
-        if (got[0] && got[1]) both.fetch_add(1);
-        if (!got[0] && !got[1]) neither.fetch_add(1);
+  int both = 0, neither = 0, not_probe = 0;
+
+  RacePickers(
+      set, peers, 500, [&] { set.half_open("p"); },  // every probe slot free
+      [&](const auto& got) {
+        if (got[0] && got[1]) ++both;
+        if (!got[0] && !got[1]) ++neither;
         for (const auto& g : got) {
-          if (g && !g->context.probe()) not_probe.fetch_add(1);
+          if (g && !g->context.probe()) ++not_probe;
         }
-      }
-      sync.arrive_and_wait();
-      if (got[who]) got[who]->context.ignore();
-      got[who].reset();
-      sync.arrive_and_wait();
-    }
-  };
+      });
 
-  std::thread other(picker, 1);
-  picker(0);
-  other.join();
-
-  BOOST_TEST(both.load() == 0);
-  BOOST_TEST(neither.load() == 0);
-  BOOST_TEST(not_probe.load() == 0);
+  BOOST_TEST(both == 0);
+  BOOST_TEST(neither == 0);
+  BOOST_TEST(not_probe == 0);
 }
 
 // With two half-open candidates, two racing pickers take one probe each.
 BOOST_AUTO_TEST_CASE(RacingPickersSpreadOverHalfOpenPeers) {
   circuit::CircuitBreakerSet set;
   const std::string peers[] = {"p", "q"};
-  constexpr int kRounds = 300;
-  std::atomic<int> same{0};
-  std::atomic<int> missing{0};
-  std::array<std::optional<circuit::Pick>, 2> got;
-  std::barrier sync(2, []() noexcept {});
-  auto picker = [&](int who) {
-    for (int round = 0; round < kRounds; ++round) {
-      if (who == 0) {
+  int same = 0, missing = 0;
+
+  RacePickers(
+      set, peers, 300,
+      [&] {
         set.half_open("p");
         set.half_open("q");
-      }
-      sync.arrive_and_wait();
-      got[who] = set.first_admitting(peers);
-      sync.arrive_and_wait();
-      if (who == 0) {
+      },
+      [&](const auto& got) {
         if (!got[0] || !got[1]) {
-          missing.fetch_add(1);
+          ++missing;
         } else if (got[0]->index == got[1]->index) {
-          same.fetch_add(1);
+          ++same;
         }
-      }
-      sync.arrive_and_wait();
-      if (got[who]) got[who]->context.ignore();
-      got[who].reset();
-      sync.arrive_and_wait();
-    }
-  };
+      });
 
-  std::thread other(picker, 1);
-  picker(0);
-  other.join();
-
-  BOOST_TEST(same.load() == 0);
-  BOOST_TEST(missing.load() == 0);
+  BOOST_TEST(same == 0);
+  BOOST_TEST(missing == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

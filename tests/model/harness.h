@@ -125,47 +125,29 @@ inline std::string DurationCpp(absl::Duration d) {
 inline std::string OptionsCpp(const BreakerOptions& o) {
   const BreakerOptions d;
   std::vector<std::string> f;
+  // ".name = text(value)" unless `value` is the default (a NaN never is).
+  auto field = [&f](const char* name, auto value, auto fallback, auto text) {
+    if (!(value == fallback)) f.push_back(absl::StrCat(".", name, " = ", text(value)));
+  };
+  auto count = [](int v) { return absl::StrCat(v); };
   auto num = [](double v) { return absl::StrCat(v); };
-  if (o.max_failures != d.max_failures) {
-    f.push_back(o.max_failures == kUnlimited
-                    ? std::string(".max_failures = circuit::kUnlimited")
-                    : absl::StrCat(".max_failures = ", o.max_failures));
-  }
-  if (o.time_unit != d.time_unit) f.push_back(".time_unit = " + DurationCpp(o.time_unit));
-  if (o.reset_timeout != d.reset_timeout) {
-    f.push_back(".reset_timeout = " + DurationCpp(o.reset_timeout));
-  }
-  if (o.half_open_max_calls != d.half_open_max_calls) {
-    f.push_back(absl::StrCat(".half_open_max_calls = ", o.half_open_max_calls));
-  }
-  if (o.half_open_successes != d.half_open_successes) {
-    f.push_back(absl::StrCat(".half_open_successes = ", o.half_open_successes));
-  }
-  if (o.consecutive_failures != d.consecutive_failures) {
-    f.push_back(absl::StrCat(".consecutive_failures = ", o.consecutive_failures));
-  }
-  if (!(o.failure_rate_threshold == d.failure_rate_threshold)) {
-    f.push_back(".failure_rate_threshold = " + num(o.failure_rate_threshold));
-  }
-  if (o.minimum_calls != d.minimum_calls) {
-    f.push_back(absl::StrCat(".minimum_calls = ", o.minimum_calls));
-  }
-  if (o.window_buckets != d.window_buckets) {
-    f.push_back(absl::StrCat(".window_buckets = ", o.window_buckets));
-  }
-  if (o.slow_call_duration != d.slow_call_duration) {
-    f.push_back(".slow_call_duration = " + DurationCpp(o.slow_call_duration));
-  }
-  if (!(o.slow_call_rate_threshold == d.slow_call_rate_threshold)) {
-    f.push_back(".slow_call_rate_threshold = " + num(o.slow_call_rate_threshold));
-  }
-  if (!(o.backoff_multiplier == d.backoff_multiplier)) {
-    f.push_back(".backoff_multiplier = " + num(o.backoff_multiplier));
-  }
-  if (o.max_reset_timeout != d.max_reset_timeout) {
-    f.push_back(".max_reset_timeout = " + DurationCpp(o.max_reset_timeout));
-  }
-  if (!(o.jitter == d.jitter)) f.push_back(".jitter = " + num(o.jitter));
+  field("max_failures", o.max_failures, d.max_failures, [](int v) {
+    return v == kUnlimited ? std::string("circuit::kUnlimited") : absl::StrCat(v);
+  });
+  field("time_unit", o.time_unit, d.time_unit, DurationCpp);
+  field("reset_timeout", o.reset_timeout, d.reset_timeout, DurationCpp);
+  field("half_open_max_calls", o.half_open_max_calls, d.half_open_max_calls, count);
+  field("half_open_successes", o.half_open_successes, d.half_open_successes, count);
+  field("consecutive_failures", o.consecutive_failures, d.consecutive_failures, count);
+  field("failure_rate_threshold", o.failure_rate_threshold, d.failure_rate_threshold, num);
+  field("minimum_calls", o.minimum_calls, d.minimum_calls, count);
+  field("window_buckets", o.window_buckets, d.window_buckets, count);
+  field("slow_call_duration", o.slow_call_duration, d.slow_call_duration, DurationCpp);
+  field("slow_call_rate_threshold", o.slow_call_rate_threshold,
+        d.slow_call_rate_threshold, num);
+  field("backoff_multiplier", o.backoff_multiplier, d.backoff_multiplier, num);
+  field("max_reset_timeout", o.max_reset_timeout, d.max_reset_timeout, DurationCpp);
+  field("jitter", o.jitter, d.jitter, num);
   return absl::StrCat("{", absl::StrJoin(f, ", "), "}");
 }
 
@@ -367,36 +349,54 @@ class Harness {
         return "";
       }
       case Op::kOpen:
-        trace_.push_back(absl::StrCat("set.open(", Quote(op.peer), ");"));
-        set_->open(peer);
-        model_.Open(peer);
-        return "";
+        return Control(op, "open", &CircuitBreakerSet::open, &ReferenceModel::Open);
       case Op::kClose:
-        trace_.push_back(absl::StrCat("set.close(", Quote(op.peer), ");"));
-        set_->close(peer);
-        model_.Close(peer);
-        return "";
+        return Control(op, "close", &CircuitBreakerSet::close, &ReferenceModel::Close);
       case Op::kHalfOpen:
-        trace_.push_back(absl::StrCat("set.half_open(", Quote(op.peer), ");"));
-        set_->half_open(peer);
-        model_.HalfOpen(peer);
-        return "";
+        return Control(op, "half_open", &CircuitBreakerSet::half_open,
+                       &ReferenceModel::HalfOpen);
       case Op::kForceOpen:
-        trace_.push_back(absl::StrCat("set.force_open(", Quote(op.peer), ");"));
-        set_->force_open(peer);
-        model_.ForceOpen(peer);
-        return "";
+        return Control(op, "force_open", &CircuitBreakerSet::force_open,
+                       &ReferenceModel::ForceOpen);
       case Op::kDisable:
-        trace_.push_back(absl::StrCat("set.disable(", Quote(op.peer), ");"));
-        set_->disable(peer);
-        model_.Disable(peer);
-        return "";
+        return Control(op, "disable", &CircuitBreakerSet::disable,
+                       &ReferenceModel::Disable);
       case Op::kConfigure:
         return Configure(op);
       case Op::kKindCount:
         break;
     }
     return "unknown op";
+  }
+
+  // A manual control, `name` in the trace, applied to the set and the model.
+  std::string Control(const Op& op, const char* name,
+                      void (CircuitBreakerSet::*real)(std::string_view),
+                      void (ReferenceModel::*modelled)(const std::string&)) {
+    const std::string peer = Name(op.peer);
+    trace_.push_back(absl::StrCat("set.", name, "(", Quote(op.peer), ");"));
+    (set_.get()->*real)(peer);
+    (model_.*modelled)(peer);
+    return "";
+  }
+
+  // A call to `peer` whose function sets `ran` and throws `thrown`; returns
+  // what is wrong with what reached the caller ("" when it was `thrown`
+  // itself, as `same` tells, or a rejection before the function ran).
+  template <class E, class Same>
+  std::string ThrowThrough(const std::string& peer, bool& ran, E thrown, Same same) {
+    try {
+      set_->call(peer, [&] {
+        ran = true;
+        throw thrown;
+      });
+      return "call() swallowed the exception";
+    } catch (const CircuitOpenError&) {
+      if (ran) return "call() turned fn's exception into CircuitOpenError";
+    } catch (const E& e) {
+      if (!same(e)) return "call() changed the exception";
+    }
+    return "";
   }
 
   std::string Settle(const Op& op) {
@@ -488,43 +488,19 @@ class Harness {
         break;
       case kThrowRuntime:
         outcome = Outcome::kFailure;
-        try {
-          set_->call(peer, [&] {
-            ran = true;
-            throw std::runtime_error("boom");
-          });
-          err = "call() swallowed the exception";
-        } catch (const CircuitOpenError&) {
-          if (ran) err = "call() turned fn's exception into CircuitOpenError";
-        } catch (const std::runtime_error& e) {
-          if (std::string_view(e.what()) != "boom") err = "call() changed the exception";
-        }
+        err = ThrowThrough(peer, ran, std::runtime_error("boom"),
+                           [](const std::runtime_error& e) {
+                             return std::string_view(e.what()) == "boom";
+                           });
         break;
       case kThrowIgnored:
         outcome = Outcome::kIgnored;
-        try {
-          set_->call(peer, [&] {
-            ran = true;
-            throw IgnoredError{5};
-          });
-          err = "call() swallowed the exception";
-        } catch (const CircuitOpenError&) {
-        } catch (const IgnoredError& e) {
-          if (e.code != 5) err = "call() changed the exception";
-        }
+        err = ThrowThrough(peer, ran, IgnoredError{5},
+                           [](const IgnoredError& e) { return e.code == 5; });
         break;
       case kThrowInt:
         outcome = Outcome::kFailure;
-        try {
-          set_->call(peer, [&] {
-            ran = true;
-            throw 42;
-          });
-          err = "call() swallowed the exception";
-        } catch (const CircuitOpenError&) {
-        } catch (int v) {
-          if (v != 42) err = "call() changed the exception";
-        }
+        err = ThrowThrough(peer, ran, 42, [](int v) { return v == 42; });
         break;
       case kStatusUnavailable: {
         outcome = Outcome::kFailure;

@@ -25,21 +25,24 @@
 #include "prometheus/metric_family.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "test_util.h"
 
+namespace circuit::testing {
 namespace {
 
-using circuit::CircuitBreakerSet;
-using circuit::ManualClock;
-using circuit::PrometheusCollectable;
-using circuit::SetOptions;
+// The sample lines of a text exposition: "name{labels}" -> value.
+std::map<std::string, double> SamplesOf(const std::string& text) {
+  std::map<std::string, double> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    std::size_t space = line.rfind(' ');
+    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return out;
+}
 
-struct Fixture {
-  ManualClock clock;
-  CircuitBreakerSet set{[this] {
-    SetOptions options;
-    options.clock = &clock;
-    return options;
-  }()};
+struct Fixture : ManualSetFixture {
   std::shared_ptr<prometheus::Registry> registry =
       std::make_shared<prometheus::Registry>();
   std::shared_ptr<PrometheusCollectable> circuits =
@@ -61,17 +64,8 @@ struct Fixture {
     return out.str();
   }
 
-  // Parsed sample lines: "name{labels}" -> value.
-  std::map<std::string, double> Samples() {
-    std::map<std::string, double> out;
-    std::istringstream in(Scrape());
-    for (std::string line; std::getline(in, line);) {
-      if (line.empty() || line[0] == '#') continue;
-      std::size_t space = line.rfind(' ');
-      out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-    }
-    return out;
-  }
+  // The scrape's sample lines.
+  std::map<std::string, double> Samples() { return SamplesOf(Scrape()); }
 };
 
 }  // namespace
@@ -195,13 +189,7 @@ BOOST_AUTO_TEST_CASE(AgreesWithTheTextExposition) {
   }
 
   std::map<std::string, double> from_collectable = Samples();
-  std::map<std::string, double> from_text;
-  std::istringstream in(set.prometheus_text());
-  for (std::string line; std::getline(in, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    std::size_t space = line.rfind(' ');
-    from_text[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
+  std::map<std::string, double> from_text = SamplesOf(set.prometheus_text());
 
   BOOST_TEST(from_collectable == from_text);
 }
@@ -214,3 +202,5 @@ BOOST_AUTO_TEST_CASE(AnEmptySetCollectsEmptyFamilies) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing
