@@ -11,10 +11,12 @@
 //   health.h      link health and the counters behind stats()
 //   fleet_view.h  what both threads hand decoded decisions to (Impl below)
 //
-// Deliveries. deliver_mu_ serialises them (the flusher applies flush and
-// snapshot replies, the subscriber applies messages), so each set sees a
-// peer's decisions in epoch order; it is held while sinks are called, and
-// only Deliver() takes it. The attached sinks live in reference-counted
+// Deliveries. StoreSink leaves ordering to the store: each set gets a
+// peer's decisions in epoch order (within one incarnation of Redis's
+// data), stale ones dropped. deliver_mu_ serialises deliveries (the
+// flusher applies flush and snapshot replies, the subscriber applies
+// messages) and LearnLocked() drops what is older than the epoch known;
+// deliver_mu_ is held while sinks are called, and only Deliver() takes it. The attached sinks live in reference-counted
 // slots under sinks_mu_, which is never held while a sink is called: a
 // delivery marks its slot as the one being called, calls the sink unlocked,
 // and clears the mark. detach() removes the slot and waits only for that
