@@ -1,56 +1,47 @@
 // Copyright 2026 The circuit Authors.
 // SPDX-License-Identifier: Apache-2.0
 //
-// RedisStore: batching on the callers' side, two background threads on the
-// Redis side.
+// RedisStore: the units of src/redis/ put together, and the deliveries of
+// fleet decisions to the attached sets.
 //
-// Callers (the sets' slow paths) only append to `pending_` under `mu_` and
-// poke the flusher; they never do I/O. The flusher thread owns the command
-// connection: it (re)connects with backoff, loads the scripts, sends
-// batches, runs snapshots and applies their replies. The subscriber thread
-// owns the pub/sub connection, polls it together with an eventfd (for
-// stopping), keeps it alive with PING, and applies messages.
+//   protocol.h    wire forms: script arguments, replies, messages
+//   connection.h  one blocking hiredis connection; reconnect backoff
+//   flusher.h     the pending batch and the flusher thread (command link)
+//   subscriber.h  the pub/sub thread
+//   health.h      link health and the counters behind stats()
+//   fleet_view.h  what both threads hand decoded decisions to (Impl below)
 //
-// hiredis 0.14 is used as the RESP encoder/parser on blocking contexts with
-// SO_RCVTIMEO/SO_SNDTIMEO (the command timeout); a context that failed for
-// any reason is thrown away, because late replies would line up with the
-// wrong requests. The subscriber reads only after poll() says the socket is
-// readable. SIGPIPE is blocked in both threads (hiredis 0.14 writes with
-// write()); the process-wide disposition is never changed.
-//
-// Locks. deliver_mu_ serialises deliveries (the flusher applies flush and
-// snapshot replies, the subscriber applies messages), so each set sees a
-// peer's decisions in epoch order; it is held while sinks are called, and
-// only Deliver() takes it. The attached sinks live in reference-counted
+// Deliveries. StoreSink leaves ordering to the store: each set gets a
+// peer's decisions in epoch order (within one incarnation of Redis's
+// data), stale ones dropped. deliver_mu_ serialises deliveries (the
+// flusher applies flush and snapshot replies, the subscriber applies
+// messages) and LearnLocked() drops what is older than the epoch known;
+// deliver_mu_ is held while sinks are called, and only Deliver() takes it. The attached sinks live in reference-counted
 // slots under sinks_mu_, which is never held while a sink is called: a
-// delivery marks a slot busy, calls its sink unlocked, and clears the mark.
-// detach() removes the slot and waits only for that sink's own call in
-// flight (never for another set's listener, never on deliver_mu_); from
-// inside that very call it returns at once. So apply_remote() runs with
-// deliver_mu_ alone held, and a listener it reaches may call back into the
-// set and the store, including attaching and detaching sets.
+// delivery marks its slot as the one being called, calls the sink unlocked,
+// and clears the mark. detach() removes the slot and waits only for that
+// sink's own call in flight (never for another set's listener, never on
+// deliver_mu_); from inside that very call it returns at once. So
+// apply_remote() runs with deliver_mu_ alone held, and a listener it
+// reaches may call back into the set and the store, including attaching
+// and detaching sets.
 //
-// Lock order: deliver_mu_, then known_mu_ or sinks_mu_ (never both); mu_ is
-// never held with any other.
+// Lock order: deliver_mu_ before known_mu_, sinks_mu_ and the flusher's
+// lock (a listener reached from a delivery may report a transition).
+// known_mu_ and sinks_mu_ are never held together, nor with the flusher's
+// lock, which is a leaf. The annotations on the members let clang's
+// -Wthread-safety check what it can see of this.
 
 #include "circuit/redis_store.h"
 
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
-#include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <cstring>
-#include <limits>
 #include <memory>
-#include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -58,18 +49,21 @@
 #include <utility>
 #include <vector>
 
-#include <hiredis/hiredis.h>
-
+#include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/container/flat_hash_set.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "redis/scripts.h"
-#include "spdlog/spdlog.h"
+#include "arith.h"
+#include "redis/connection.h"
+#include "redis/fleet_view.h"
+#include "redis/flusher.h"
+#include "redis/health.h"
+#include "redis/protocol.h"
+#include "redis/subscriber.h"
 #include "sync.h"
 
 namespace circuit {
+
+namespace redis = internal::redis;
 
 absl::Status RedisOptions::validate() const {
   auto bad = [](std::string_view field, std::string_view why) {
@@ -123,1061 +117,296 @@ absl::Status RedisOptions::validate() const {
 
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-using SteadyTime = SteadyClock::time_point;
+using redis::SteadyClock;
 
-std::chrono::nanoseconds ToChrono(absl::Duration d) {
-  return std::chrono::nanoseconds(absl::ToInt64Nanoseconds(d));
-}
-
-timeval ToTv(absl::Duration d) {
-  std::int64_t us = std::max<std::int64_t>(1000, absl::ToInt64Microseconds(d));
-  timeval tv;
-  tv.tv_sec = static_cast<time_t>(us / 1000000);
-  tv.tv_usec = static_cast<suseconds_t>(us % 1000000);
-  return tv;
-}
-
-std::string Hex(std::string_view s) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.resize(s.size() * 2);
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    out[2 * i] = kDigits[c >> 4];
-    out[2 * i + 1] = kDigits[c & 15];
-  }
-  return out;
-}
-
-bool Unhex(std::string_view h, std::string* out) {
-  if (h.empty() || h.size() % 2 != 0) return false;
-  auto val = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-  };
-  out->resize(h.size() / 2);
-  for (std::size_t i = 0; i < out->size(); ++i) {
-    int hi = val(h[2 * i]), lo = val(h[2 * i + 1]);
-    if (hi < 0 || lo < 0) return false;
-    (*out)[i] = static_cast<char>(hi * 16 + lo);
-  }
-  return true;
-}
-
-std::uint64_t Mix(std::uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
-// Blocks SIGPIPE in the calling thread (hiredis 0.14 writes with write()).
-void BlockSigpipe() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-}
-
-// Discards a SIGPIPE left pending on this thread by a failed write.
-void DrainSigpipe() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGPIPE);
-  timespec zero{0, 0};
-  while (sigtimedwait(&set, nullptr, &zero) == SIGPIPE) {
-  }
-}
-
-struct ReplyDeleter {
-  void operator()(redisReply* r) const {
-    if (r != nullptr) freeReplyObject(r);
-  }
-};
-using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
-
-struct ContextDeleter {
-  void operator()(redisContext* c) const {
-    if (c != nullptr) redisFree(c);
-  }
-};
-using ContextPtr = std::unique_ptr<redisContext, ContextDeleter>;
-
-bool IsString(const redisReply* r) {
-  return r != nullptr &&
-         (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
-}
-std::string_view StrOf(const redisReply* r) { return {r->str, r->len}; }
-
-// One fleet decision as read from a reply or a message.
-struct Update {
-  std::string peer;  // raw id
-  std::string hex;   // as in Redis
-  char st = 'c';     // c, o, h
-  std::uint64_t ep = 0;
-  std::int64_t rem_ms = 0;
-  std::string prober;
-};
-
-// What the set told the store, waiting to be flushed.
-struct Report {
-  char kind;  // t, h, c, r
-  std::string peer;
-  std::int64_t open_ms;
-  std::string known_inc;
-  std::int64_t known_ep;
-  SteadyTime queued;
-};
-
-}  // namespace
-
-// ---------------------------------------------------------------------------
-
-class RedisStore::Impl {
- public:
-  explicit Impl(RedisOptions options);
-  ~Impl();
-
-  void Attach(StoreSink* sink, const BreakerOptions& defaults);
-  void Detach(StoreSink* sink);
-  void RecordFailure(std::string_view peer);
-  void RecordTransition(std::string_view peer, State from, State to,
-                        absl::Duration open_for);
-  bool Healthy() const {
-    return cmd_ok_.load(std::memory_order_acquire) &&
-           sub_ok_.load(std::memory_order_acquire);
-  }
-  RedisStats Stats() const;
-  const std::string& instance() const { return inst_; }
-
- private:
-  struct Known {
-    std::uint64_t ep = 0;
-    char st = 'c';
-  };
-  struct Batch {
-    std::vector<std::pair<std::string, int>> fails;
-    std::vector<Report> reports;
-  };
-  // One attached sink. Its fields are protected by sinks_mu_. The attached
-  // list holds a reference, and so does a delivery while it runs, so a slot
-  // detached during a delivery stays valid until that delivery is over.
-  struct SinkSlot {
-    explicit SinkSlot(StoreSink* s) : sink(s) {}
-    StoreSink* const sink;
-    bool attached = true;  // false once detach() removed it: never called again
-    bool busy = false;     // a delivery is calling `sink` now
-    int waiters = 0;       // detach() calls waiting for `busy` to clear
-  };
-
-  // Flusher thread.
-  void FlusherMain() ABSL_LOCKS_EXCLUDED(mu_);
-  // Waits on cv_ until `deadline` or stop_; with `for_work`, also until a
-  // resync or an urgent report is wanted.
-  void SleepLocked(SteadyTime deadline, bool for_work)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  bool ConnectCommand();
-  bool LoadScripts();
-  void CloseCommand(std::string_view why);
-  // Sends one command on the command connection; null (connection closed)
-  // on any I/O or protocol error.
-  Reply Command(const std::vector<std::string>& args);
-  void Flush(Batch batch) ABSL_LOCKS_EXCLUDED(mu_);
-  bool FlushChunk(const std::vector<std::string>& ops,
-                  const absl::flat_hash_set<std::string>& asked);
-  void Resync() ABSL_LOCKS_EXCLUDED(known_mu_);
-  void DropStaleLocked(SteadyTime now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::chrono::nanoseconds Backoff(int attempt);
-
-  // Subscriber thread.
-  void SubscriberMain();
-  bool Subscribe(ContextPtr* ctx);
-  // Waits for `fd` to be readable until `deadline`; false on stop/timeout.
-  enum class Wait { kReadable, kTimeout, kStop, kError };
-  Wait WaitReadable(int fd, SteadyTime deadline);
-  bool SleepOrStop(std::chrono::nanoseconds d);
-  void OnMessage(std::string_view payload);
-
-  // Both.
-  // Parses {inc, (Q, st, ep, rem, pr)*}; false on a schema violation.
-  bool ParseUpdates(const redisReply* r, std::string* inc,
-                    std::vector<Update>* out);
-  // Applies decisions in order: `force` also applies one whose epoch equals
-  // the known one (snapshots; refused lease requests).
-  void Deliver(const std::string& inc, std::vector<Update>& updates,
-               const absl::flat_hash_set<std::string>* force, bool all_force)
-      ABSL_LOCKS_EXCLUDED(deliver_mu_, known_mu_, sinks_mu_);
-  // Calls `slot`'s sink unless it was detached; marks it busy meanwhile.
-  void CallSink(SinkSlot& slot, std::string_view peer, State state,
-                absl::Duration remaining, std::uint64_t epoch)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(deliver_mu_) ABSL_LOCKS_EXCLUDED(sinks_mu_);
-  void SetCmdHealthy(bool ok);
-  void NoteError() { errors_.fetch_add(1, std::memory_order_relaxed); }
-  void LogWarn(const std::string& msg);
-  void LogInfo(const std::string& msg);
-
-  // Constant after construction.
-  const RedisOptions opts_;
-  const std::string inst_;
-  const std::string tag_;      // "{prefix}"
-  const std::string meta_key_;
-  const std::string open_key_;
-  const std::string channel_;
-  const int wake_fd_;
-
-  // What the callers queue for the flusher, and its wake-ups (cv_).
-  internal::Mutex mu_;
-  std::condition_variable_any cv_;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  bool urgent_ ABSL_GUARDED_BY(mu_) = false;
-  bool resync_wanted_ ABSL_GUARDED_BY(mu_) = false;
-  bool have_policy_ ABSL_GUARDED_BY(mu_) = false;
-  BreakerOptions policy_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int> fails_ ABSL_GUARDED_BY(mu_);
-  SteadyTime fails_since_ ABSL_GUARDED_BY(mu_){};
-  std::vector<Report> reports_ ABSL_GUARDED_BY(mu_);
-  SteadyTime last_flush_end_ ABSL_GUARDED_BY(mu_){};
-
-  // Owned by the flusher thread.
-  ContextPtr cmd_;
-  std::string flush_sha_, snapshot_sha_;
-
-  // Serialises deliveries; held while sinks are called (file comment).
-  internal::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(known_mu_, sinks_mu_);
-
-  // The latest epoch seen per peer, under Redis's incarnation inc_.
-  mutable internal::Mutex known_mu_;
-  std::string inc_ ABSL_GUARDED_BY(known_mu_);
-  absl::flat_hash_map<std::string, Known> known_ ABSL_GUARDED_BY(known_mu_);
-
-  // The attached sinks, in attach order; never held while a sink is called.
-  // sinks_cv_ wakes a detach() waiting for a busy slot.
-  internal::Mutex sinks_mu_;
-  std::condition_variable_any sinks_cv_;
-  std::vector<std::shared_ptr<SinkSlot>> sinks_ ABSL_GUARDED_BY(sinks_mu_);
-  // The thread inside a sink call, if any (at most one: deliver_mu_).
-  std::thread::id calling_thread_ ABSL_GUARDED_BY(sinks_mu_);
-
-  // Has its own synchronization.
-  std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> backoff_draws_{0};
-  std::atomic<bool> cmd_ok_{false};
-  std::atomic<bool> sub_ok_{false};
-  std::atomic<bool> was_healthy_{false};
-  std::atomic<std::uint64_t> commands_{0}, flushes_{0}, errors_{0},
-      reconnects_{0}, messages_{0}, applied_{0}, dropped_{0}, resyncs_{0};
-
-  std::thread flusher_;
-  std::thread subscriber_;
-};
-
-namespace {
+// The most peers whose latest epoch is remembered; beyond it closed peers
+// are forgotten first.
+constexpr std::size_t kMaxKnownPeers = std::size_t{1} << 20;
 
 std::string NewInstanceId() {
   std::random_device rd;
   std::uint64_t a = (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
   a ^= static_cast<std::uint64_t>(getpid()) << 17;
-  a ^= static_cast<std::uint64_t>(
-      SteadyClock::now().time_since_epoch().count());
+  a ^= static_cast<std::uint64_t>(SteadyClock::now().time_since_epoch().count());
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx",
-                static_cast<unsigned long long>(Mix(a)));
+                static_cast<unsigned long long>(internal::Mix(a)));
   return buf;
 }
 
 }  // namespace
 
+class RedisStore::Impl final : public redis::FleetView {
+ public:
+  explicit Impl(RedisOptions options);
+  ~Impl() override;
+
+  void Attach(StoreSink* sink, const BreakerOptions& defaults)
+      ABSL_LOCKS_EXCLUDED(sinks_mu_);
+  void Detach(StoreSink* sink) ABSL_LOCKS_EXCLUDED(sinks_mu_);
+  void RecordFailure(std::string_view peer) { flusher_.AddFailure(peer); }
+  void RecordTransition(std::string_view peer, State from, State to,
+                        absl::Duration open_for) ABSL_LOCKS_EXCLUDED(known_mu_);
+  bool Healthy() const { return health_.healthy(); }
+  RedisStats Stats() const { return counters_.Snapshot(); }
+  const std::string& instance() const { return instance_; }
+
+  // FleetView
+  void Deliver(const redis::Updates& batch, redis::Reapply reapply) override
+      ABSL_LOCKS_EXCLUDED(deliver_mu_, known_mu_, sinks_mu_);
+  redis::Beliefs Believed(std::size_t max) override ABSL_LOCKS_EXCLUDED(known_mu_);
+
+ private:
+  // The latest decision seen about one peer.
+  struct Known {
+    std::uint64_t epoch = 0;
+    redis::FleetState state = redis::FleetState::kClosed;
+  };
+  // One attached sink. The attached list holds a reference, and so does a
+  // delivery while it runs, so a slot detached during a delivery stays
+  // valid (and keeps its identity) until that delivery is over.
+  struct SinkSlot {
+    explicit SinkSlot(StoreSink* s) : sink(s) {}
+    StoreSink* const sink;
+  };
+  using SlotRef = std::shared_ptr<const SinkSlot>;
+
+  // Records `u` (of incarnation `inc`) unless an equal or newer epoch is
+  // known (equal is new again with `reapply`); false: nothing to deliver.
+  bool LearnLocked(const std::string& inc, const redis::Update& u, bool reapply)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(known_mu_);
+  // What `u` means here: the local state and what is left of it; false
+  // when there is nothing to tell the sets.
+  bool ToLocal(const redis::Update& u, State* state, absl::Duration* remaining) const;
+  // Calls `slot`'s sink unless it was detached; marks it as being called.
+  void CallSink(const SinkSlot* slot, std::string_view peer, State state,
+                absl::Duration remaining, std::uint64_t epoch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(deliver_mu_) ABSL_LOCKS_EXCLUDED(sinks_mu_);
+  bool AttachedLocked(const SinkSlot* slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(sinks_mu_);
+
+  // Constant after construction.
+  const RedisOptions options_;
+  const std::string instance_;
+  const redis::Keys keys_;
+
+  // Lock-free.
+  redis::Counters counters_;
+  redis::Health health_;
+  redis::Backoff backoff_;
+
+  // Serialises deliveries; held while sinks are called (file comment), so
+  // a listener may report a transition to the flusher under it.
+  internal::Mutex deliver_mu_ ABSL_ACQUIRED_BEFORE(known_mu_, sinks_mu_, flusher_.lock());
+
+  // The latest epoch seen per peer, under Redis's incarnation inc_.
+  internal::Mutex known_mu_ ABSL_ACQUIRED_AFTER(deliver_mu_);
+  std::string inc_ ABSL_GUARDED_BY(known_mu_);
+  absl::flat_hash_map<std::string, Known> known_ ABSL_GUARDED_BY(known_mu_);
+
+  // The attached sinks, in attach order; never held while a sink is called.
+  // sinks_cv_ wakes a detach() waiting for its sink's call to end.
+  internal::Mutex sinks_mu_ ABSL_ACQUIRED_AFTER(deliver_mu_);
+  std::condition_variable_any sinks_cv_;
+  std::vector<SlotRef> sinks_ ABSL_GUARDED_BY(sinks_mu_);
+  // The slot whose sink a delivery is calling, and the thread doing it (at
+  // most one at a time: deliver_mu_).
+  const SinkSlot* calling_ ABSL_GUARDED_BY(sinks_mu_) = nullptr;
+  std::thread::id calling_thread_ ABSL_GUARDED_BY(sinks_mu_);
+  int detach_waiters_ ABSL_GUARDED_BY(sinks_mu_) = 0;
+
+  // The threads; started last, stopped first.
+  redis::Flusher flusher_;
+  redis::Subscriber subscriber_;
+};
+
 RedisStore::Impl::Impl(RedisOptions options)
-    : opts_(std::move(options)),
-      inst_(NewInstanceId()),
-      tag_(absl::StrCat("{", opts_.key_prefix, "}")),
-      meta_key_(tag_ + ":m"),
-      open_key_(tag_ + ":o"),
-      channel_(tag_ + ":ev"),
-      wake_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (wake_fd_ < 0) throw std::runtime_error("RedisStore: eventfd failed");
-  flusher_ = std::thread([this] { FlusherMain(); });
+    : options_(std::move(options)),
+      instance_(NewInstanceId()),
+      keys_(options_.key_prefix),
+      health_(options_),
+      backoff_(std::hash<std::string>()(instance_), options_.backoff_base,
+               options_.backoff_max),
+      flusher_(options_, keys_, instance_, this, &counters_, &health_, &backoff_),
+      // Messages may have been missed while unsubscribed: resync.
+      subscriber_(options_, keys_, this, [this] { flusher_.RequestResync(); },
+                  &counters_, &health_, &backoff_) {
+  flusher_.Start();
   try {
-    subscriber_ = std::thread([this] { SubscriberMain(); });
+    subscriber_.Start();
   } catch (...) {
-    {
-      internal::MutexLock lock(&mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    flusher_.join();
-    close(wake_fd_);
+    flusher_.RequestStop();
+    flusher_.Join();
     throw;
   }
 }
 
 RedisStore::Impl::~Impl() {
-  stopping_.store(true, std::memory_order_release);
-  {
-    internal::MutexLock lock(&mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  std::uint64_t one = 1;
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
-  (void)ignored;
-  flusher_.join();
-  subscriber_.join();
-  close(wake_fd_);
-}
-
-void RedisStore::Impl::LogWarn(const std::string& msg) {
-  if (opts_.logger) {
-    try {
-      opts_.logger->warn("redis store {}:{} ({}): {}", opts_.host, opts_.port,
-                         opts_.key_prefix, msg);
-    } catch (...) {
-    }
-  }
-}
-
-void RedisStore::Impl::LogInfo(const std::string& msg) {
-  if (opts_.logger) {
-    try {
-      opts_.logger->info("redis store {}:{} ({}): {}", opts_.host, opts_.port,
-                         opts_.key_prefix, msg);
-    } catch (...) {
-    }
-  }
-}
-
-RedisStats RedisStore::Impl::Stats() const {
-  RedisStats s;
-  s.commands = commands_.load(std::memory_order_relaxed);
-  s.flushes = flushes_.load(std::memory_order_relaxed);
-  s.errors = errors_.load(std::memory_order_relaxed);
-  s.reconnects = reconnects_.load(std::memory_order_relaxed);
-  s.messages = messages_.load(std::memory_order_relaxed);
-  s.applied = applied_.load(std::memory_order_relaxed);
-  s.dropped = dropped_.load(std::memory_order_relaxed);
-  s.resyncs = resyncs_.load(std::memory_order_relaxed);
-  return s;
+  // Both threads stop at once; each waits at most for its own I/O in flight.
+  flusher_.RequestStop();
+  subscriber_.RequestStop();
+  flusher_.Join();
+  subscriber_.Join();
 }
 
 // ---------------------------------------------------------------------------
 // The callers' side: never blocks on I/O.
 
 void RedisStore::Impl::Attach(StoreSink* sink, const BreakerOptions& defaults) {
-  auto slot = std::make_shared<SinkSlot>(sink);
   {
     internal::MutexLock lock(&sinks_mu_);
-    sinks_.push_back(std::move(slot));
+    sinks_.push_back(std::make_shared<const SinkSlot>(sink));
   }
-  {
-    internal::MutexLock lock(&mu_);
-    if (!have_policy_) {
-      policy_ = defaults;
-      have_policy_ = true;
-    }
-    resync_wanted_ = true;  // the new set learns what is open now
-  }
-  cv_.notify_all();
+  flusher_.AdoptPolicy(defaults);  // and the new set learns what is open now
 }
 
 void RedisStore::Impl::Detach(StoreSink* sink) {
   internal::MutexLock lock(&sinks_mu_);
   auto it = std::find_if(sinks_.begin(), sinks_.end(),
-                         [sink](const auto& slot) { return slot->sink == sink; });
+                         [sink](const SlotRef& slot) { return slot->sink == sink; });
   if (it == sinks_.end()) return;
-  std::shared_ptr<SinkSlot> slot = std::move(*it);
+  // Held while waiting, so the slot's address cannot be another's meanwhile.
+  SlotRef slot = std::move(*it);
   sinks_.erase(it);
-  slot->attached = false;
   // Called from inside the sink's own delivery: waiting would wait for this
   // very thread. The delivery does not touch the sink once its call returns.
-  if (slot->busy && calling_thread_ == std::this_thread::get_id()) return;
-  ++slot->waiters;
-  while (slot->busy) sinks_cv_.wait(sinks_mu_);
-  --slot->waiters;
-}
-
-void RedisStore::Impl::RecordFailure(std::string_view peer) {
-  bool wake = false;
-  {
-    internal::MutexLock lock(&mu_);
-    auto it = fails_.find(absl::string_view(peer.data(), peer.size()));
-    if (it != fails_.end()) {
-      if (it->second < std::numeric_limits<int>::max()) ++it->second;
-    } else if (fails_.size() >= static_cast<std::size_t>(opts_.max_pending_peers)) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    } else {
-      if (fails_.empty()) fails_since_ = SteadyClock::now();
-      fails_.emplace(std::string(peer), 1);
-    }
-    if (!urgent_) {
-      urgent_ = true;
-      wake = true;
-    }
-  }
-  if (wake) cv_.notify_all();
+  if (calling_ == slot.get() && calling_thread_ == std::this_thread::get_id()) return;
+  ++detach_waiters_;
+  while (calling_ == slot.get()) sinks_cv_.wait(sinks_mu_);
+  --detach_waiters_;
 }
 
 void RedisStore::Impl::RecordTransition(std::string_view peer, State from,
                                         State to, absl::Duration open_for) {
-  char kind = 0;
-  if (to == State::kOpen && from == State::kClosed) kind = 't';
-  if (to == State::kOpen && from == State::kHalfOpen) kind = 'r';
-  if (to == State::kHalfOpen && from == State::kOpen) kind = 'h';
-  if (to == State::kClosed && (from == State::kOpen || from == State::kHalfOpen)) {
-    kind = 'c';
-  }
-  // Forced-open and disabled are process-local overrides; manual half_open()
-  // from closed has no fleet meaning.
-  if (kind == 0) return;
-  Report r;
-  r.kind = kind;
-  r.peer = std::string(peer);
-  r.open_ms = open_for >= absl::InfiniteDuration()
-                  ? 86400000
-                  : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
-  r.known_ep = -1;
+  std::optional<redis::ReportKind> kind = redis::ReportKindFor(from, to);
+  if (!kind) return;
+  redis::Op op;
+  op.kind = *kind;
+  op.peer = std::string(peer);
+  // An open period without end is reported as a day, the longest one the
+  // flush script decides by itself.
+  op.n = open_for >= absl::InfiniteDuration()
+             ? 86400000
+             : std::max<std::int64_t>(0, absl::ToInt64Milliseconds(open_for));
   {
     internal::MutexLock lock(&known_mu_);
-    r.known_inc = inc_;
+    op.known_inc = inc_;
     auto it = known_.find(absl::string_view(peer.data(), peer.size()));
-    if (it != known_.end()) r.known_ep = static_cast<std::int64_t>(it->second.ep);
+    if (it != known_.end()) op.known_epoch = static_cast<std::int64_t>(it->second.epoch);
   }
-  r.queued = SteadyClock::now();
-  bool wake = false;
-  {
-    internal::MutexLock lock(&mu_);
-    if (reports_.size() >= 4096) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    reports_.push_back(std::move(r));
-    if (!urgent_) {
-      urgent_ = true;
-      wake = true;
-    }
-  }
-  if (wake) cv_.notify_all();
+  flusher_.AddReport(std::move(op));
 }
 
 // ---------------------------------------------------------------------------
-// The flusher thread.
+// Deliveries (flusher and subscriber threads).
 
-std::chrono::nanoseconds RedisStore::Impl::Backoff(int attempt) {
-  // Full jitter: uniform in [0, min(max, base * 2^attempt)], at least 1 ms.
-  // Each draw mixes the instance id with a sequence number: both threads
-  // draw, and a per-thread generator would put kilobytes into the library's
-  // TLS block (which a library loaded with dlopen() must fit in).
-  std::mt19937_64 rng(Mix(std::hash<std::string>()(inst_) ^
-                          Mix(backoff_draws_.fetch_add(1, std::memory_order_relaxed))));
-  std::int64_t base = absl::ToInt64Nanoseconds(opts_.backoff_base);
-  std::int64_t cap = absl::ToInt64Nanoseconds(opts_.backoff_max);
-  std::int64_t hi = base;
-  for (int i = 0; i < attempt && hi < cap; ++i) hi *= 2;
-  hi = std::min(hi, cap);
-  std::uniform_int_distribution<std::int64_t> d(1000000, std::max<std::int64_t>(1000000, hi));
-  return std::chrono::nanoseconds(d(rng));
+redis::Beliefs RedisStore::Impl::Believed(std::size_t max) {
+  redis::Beliefs beliefs;
+  internal::MutexLock lock(&known_mu_);
+  beliefs.incarnation = inc_;
+  for (const auto& [peer, known] : known_) {
+    if (beliefs.not_closed.size() >= max) break;
+    if (known.state != redis::FleetState::kClosed) beliefs.not_closed.push_back(peer);
+  }
+  return beliefs;
 }
 
-void RedisStore::Impl::SetCmdHealthy(bool ok) {
-  cmd_ok_.store(ok, std::memory_order_release);
-}
-
-void RedisStore::Impl::CloseCommand(std::string_view why) {
-  if (cmd_ == nullptr) return;
-  cmd_.reset();
-  DrainSigpipe();
-  SetCmdHealthy(false);
-  NoteError();
-  if (was_healthy_.exchange(false)) {
-    LogWarn(absl::StrCat("backend down (", absl::string_view(why.data(), why.size()),
-                         "); sets run on local state"));
-  }
-}
-
-Reply RedisStore::Impl::Command(const std::vector<std::string>& args) {
-  if (cmd_ == nullptr) return nullptr;
-  std::vector<const char*> argv;
-  std::vector<std::size_t> lens;
-  argv.reserve(args.size());
-  lens.reserve(args.size());
-  for (const std::string& a : args) {
-    argv.push_back(a.data());
-    lens.push_back(a.size());
-  }
-  commands_.fetch_add(1, std::memory_order_relaxed);
-  auto* raw = static_cast<redisReply*>(redisCommandArgv(
-      cmd_.get(), static_cast<int>(argv.size()), argv.data(), lens.data()));
-  if (raw == nullptr || cmd_->err != 0) {
-    std::string why = cmd_->err != 0 ? std::string(cmd_->errstr) : "no reply";
-    if (raw != nullptr) freeReplyObject(raw);
-    CloseCommand(why);
-    return nullptr;
-  }
-  return Reply(raw);
-}
-
-bool RedisStore::Impl::ConnectCommand() {
-  redisContext* c = redisConnectWithTimeout(opts_.host.c_str(), opts_.port,
-                                            ToTv(opts_.connect_timeout));
-  if (c == nullptr) return false;
-  if (c->err != 0) {
-    redisFree(c);
-    return false;
-  }
-  redisSetTimeout(c, ToTv(opts_.command_timeout));
-  redisEnableKeepAlive(c);
-  cmd_.reset(c);
-  if (!opts_.password.empty()) {
-    Reply r = Command({"AUTH", opts_.password});
-    if (r == nullptr) return false;
-    if (r->type == REDIS_REPLY_ERROR) {
-      CloseCommand(StrOf(r.get()));
-      return false;
-    }
-  }
-  if (!LoadScripts()) return false;
-  reconnects_.fetch_add(1, std::memory_order_relaxed);
-  SetCmdHealthy(true);
-  return true;
-}
-
-bool RedisStore::Impl::LoadScripts() {
-  for (auto [src, sha] : {std::pair<const char*, std::string*>{
-                              internal::kFlushScript, &flush_sha_},
-                          {internal::kSnapshotScript, &snapshot_sha_}}) {
-    Reply r = Command({"SCRIPT", "LOAD", src});
-    if (r == nullptr) return false;
-    if (!IsString(r.get()) || r->len != 40) {
-      CloseCommand(r->type == REDIS_REPLY_ERROR ? StrOf(r.get())
-                                                : "unexpected SCRIPT LOAD reply");
-      return false;
-    }
-    *sha = std::string(StrOf(r.get()));
-  }
-  return true;
-}
-
-void RedisStore::Impl::DropStaleLocked(SteadyTime now) {
-  // While Redis is unreachable nothing is flushed; what is older than the
-  // fleet window (or the open period it reports) no longer matters.
-  auto window = have_policy_ ? ToChrono(policy_.time_unit)
-                             : std::chrono::nanoseconds(std::chrono::seconds(60));
-  if (!fails_.empty() && now - fails_since_ > window) {
-    dropped_.fetch_add(fails_.size(), std::memory_order_relaxed);
-    fails_.clear();
-  }
-  auto stale = [&](const Report& r) {
-    auto age = now - r.queued;
-    if (r.kind == 't' || r.kind == 'r') return age > std::chrono::milliseconds(r.open_ms);
-    return age > window;
-  };
-  auto it = std::remove_if(reports_.begin(), reports_.end(), stale);
-  dropped_.fetch_add(static_cast<std::uint64_t>(reports_.end() - it),
-                     std::memory_order_relaxed);
-  reports_.erase(it, reports_.end());
-}
-
-void RedisStore::Impl::SleepLocked(SteadyTime deadline, bool for_work) {
-  while (!stop_ && !(for_work && (resync_wanted_ || urgent_))) {
-    if (cv_.wait_until(mu_, deadline) == std::cv_status::timeout) return;
-  }
-}
-
-void RedisStore::Impl::FlusherMain() {
-  BlockSigpipe();
-  int attempt = 0;
-  SteadyTime next_resync = SteadyClock::now();
-  mu_.lock();
-  while (!stop_) {
-    if (cmd_ == nullptr) {
-      mu_.unlock();
-      bool ok = ConnectCommand();
-      if (!ok) cmd_.reset();
-      mu_.lock();
-      if (stop_) break;
-      if (!ok) {
-        DropStaleLocked(SteadyClock::now());
-        SleepLocked(SteadyClock::now() + Backoff(attempt), false);
-        ++attempt;
-        continue;
-      }
-      attempt = 0;
-      resync_wanted_ = true;
-      if (sub_ok_.load() && !was_healthy_.exchange(true)) {
-        LogInfo("backend reachable; fleet state shared again");
-      }
-    }
-    // Wait for work: an urgent report (no sooner than expedite_delay after
-    // the last flush, which bounds the flush rate under a failure storm), a
-    // resync, or the periodic flush.
-    auto gap = ToChrono(opts_.expedite_delay);
-    auto periodic = last_flush_end_ + ToChrono(opts_.flush_interval);
-    SleepLocked(std::min(periodic, next_resync), true);
-    if (stop_) break;
-    if (urgent_ && !resync_wanted_) {
-      auto earliest = last_flush_end_ + gap;
-      if (SteadyClock::now() < earliest) {
-        SleepLocked(earliest, false);
-        if (stop_) break;
-      }
-    }
-    SteadyTime now = SteadyClock::now();
-    bool resync = resync_wanted_ || now >= next_resync;
-    resync_wanted_ = false;
-    urgent_ = false;
-    Batch batch;
-    if (have_policy_) {
-      batch.fails.reserve(fails_.size());
-      for (auto& [peer, n] : fails_) batch.fails.emplace_back(peer, n);
-      fails_.clear();
-      batch.reports.swap(reports_);
-    }
-    mu_.unlock();
-    if (resync) {
-      Resync();
-      next_resync = SteadyClock::now() + ToChrono(opts_.resync_interval);
-    }
-    if (!batch.fails.empty() || !batch.reports.empty()) Flush(std::move(batch));
-    mu_.lock();
-    last_flush_end_ = SteadyClock::now();
-    // Reports taken for a batch that failed are gone (counts may be lost,
-    // never doubled); reports that arrived meanwhile wait for the next turn.
-  }
-  mu_.unlock();
-  cmd_.reset();
-  SetCmdHealthy(false);
-}
-
-void RedisStore::Impl::Flush(Batch batch) {
-  BreakerOptions p;
-  {
-    internal::MutexLock lock(&mu_);
-    p = policy_;
-  }
-  std::vector<std::string> head = {
-      "EVALSHA", flush_sha_, "2", meta_key_, open_key_, inst_,
-      absl::StrCat(p.max_failures == kUnlimited ? -1 : p.max_failures),
-      absl::StrCat(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(p.time_unit))),
-      "10",
-      absl::StrCat(opts_.min_reporters),
-      absl::StrCat(std::max<std::int64_t>(0, absl::ToInt64Milliseconds(p.reset_timeout))),
-      absl::StrCat(p.backoff_multiplier),
-      absl::StrCat(p.max_reset_timeout >= absl::InfiniteDuration()
-                       ? -1
-                       : absl::ToInt64Milliseconds(p.max_reset_timeout)),
-      absl::StrCat(std::max<std::int64_t>(1, absl::ToInt64Milliseconds(opts_.probe_lease))),
-      tag_};
-  std::vector<std::string> ops = head;
-  absl::flat_hash_set<std::string> asked;
-  int in_chunk = 0;
-  auto send = [&]() -> bool {
-    if (in_chunk == 0) return true;
-    bool ok = FlushChunk(ops, asked);
-    ops = head;
-    asked.clear();
-    in_chunk = 0;
-    return ok;
-  };
-  auto add = [&](char kind, const std::string& peer, std::int64_t n,
-                 const std::string& kinc, std::int64_t kep) -> bool {
-    ops.push_back(std::string(1, kind));
-    ops.push_back(Hex(peer));
-    ops.push_back(absl::StrCat(n));
-    ops.push_back(kinc);
-    ops.push_back(absl::StrCat(kep));
-    if (kind == 'h') asked.insert(ops[ops.size() - 4]);
-    if (++in_chunk >= opts_.batch_max_peers) return send();
-    return true;
-  };
-  // Failures first: a trip they cause is decided before the reports that
-  // follow it (a local trip then finds the fleet already open).
-  for (auto& [peer, n] : batch.fails) {
-    if (!add('f', peer, n, "", -1)) return;
-  }
-  for (const Report& r : batch.reports) {
-    if (!add(r.kind, r.peer, r.open_ms, r.known_inc, r.known_ep)) return;
-  }
-  send();
-}
-
-bool RedisStore::Impl::FlushChunk(const std::vector<std::string>& args,
-                                  const absl::flat_hash_set<std::string>& asked) {
-  Reply r = Command(args);
-  if (r == nullptr) return false;
-  if (r->type == REDIS_REPLY_ERROR &&
-      StrOf(r.get()).substr(0, 8) == "NOSCRIPT") {
-    // Script cache lost (restart, failover, SCRIPT FLUSH): the script did
-    // not run, so reloading and retrying once cannot double-count.
-    if (!LoadScripts()) return false;
-    std::vector<std::string> again = args;
-    again[1] = flush_sha_;
-    r = Command(again);
-    if (r == nullptr) return false;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    // OOM, READONLY, BUSY, ...: the server is there but cannot take it.
-    NoteError();
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return true;
-  }
-  std::string inc;
-  std::vector<Update> updates;
-  if (!ParseUpdates(r.get(), &inc, &updates)) {
-    CloseCommand("malformed flush reply");
-    return false;
-  }
-  flushes_.fetch_add(1, std::memory_order_relaxed);
-  Deliver(inc, updates, &asked, false);
-  return true;
-}
-
-void RedisStore::Impl::Resync() {
-  if (cmd_ == nullptr) return;
-  std::vector<std::string> args = {"EVALSHA", snapshot_sha_, "2", meta_key_,
-                                   open_key_, tag_};
-  {
-    internal::MutexLock lock(&known_mu_);
-    args.push_back(inc_);
-    for (const auto& [peer, k] : known_) {
-      if (k.st != 'c' && args.size() < 1024) args.push_back(Hex(peer));
-    }
-  }
-  Reply r = Command(args);
-  if (r == nullptr) return;
-  if (r->type == REDIS_REPLY_ERROR &&
-      StrOf(r.get()).substr(0, 8) == "NOSCRIPT") {
-    if (!LoadScripts()) return;
-    args[1] = snapshot_sha_;
-    r = Command(args);
-    if (r == nullptr) return;
-  }
-  if (r->type == REDIS_REPLY_ERROR) {
-    NoteError();
-    return;
-  }
-  if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && IsString(r->element[0]) &&
-      r->element[0]->len == 0) {
-    resyncs_.fetch_add(1, std::memory_order_relaxed);
-    return;  // Redis holds no state (yet)
-  }
-  std::string inc;
-  std::vector<Update> updates;
-  if (!ParseUpdates(r.get(), &inc, &updates)) {
-    CloseCommand("malformed snapshot reply");
-    return;
-  }
-  resyncs_.fetch_add(1, std::memory_order_relaxed);
-  Deliver(inc, updates, nullptr, true);
-}
-
-bool RedisStore::Impl::ParseUpdates(const redisReply* r, std::string* inc,
-                                    std::vector<Update>* out) {
-  if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
-      (r->elements - 1) % 5 != 0 || !IsString(r->element[0]) ||
-      r->element[0]->len == 0 || r->element[0]->len > 64) {
-    return false;
-  }
-  *inc = std::string(StrOf(r->element[0]));
-  for (std::size_t i = 1; i < r->elements; i += 5) {
-    const redisReply* q = r->element[i];
-    const redisReply* st = r->element[i + 1];
-    const redisReply* ep = r->element[i + 2];
-    const redisReply* rem = r->element[i + 3];
-    const redisReply* pr = r->element[i + 4];
-    if (!IsString(q) || !IsString(st) || st->len != 1 ||
-        ep->type != REDIS_REPLY_INTEGER || rem->type != REDIS_REPLY_INTEGER ||
-        !IsString(pr) || ep->integer < 0 || rem->integer < 0) {
-      return false;
-    }
-    Update u;
-    u.hex = std::string(StrOf(q));
-    if (!Unhex(u.hex, &u.peer)) return false;
-    u.st = st->str[0];
-    if (u.st != 'c' && u.st != 'o' && u.st != 'h') return false;
-    u.ep = static_cast<std::uint64_t>(ep->integer);
-    u.rem_ms = std::min<long long>(rem->integer, 86400000LL * 366);
-    u.prober = std::string(StrOf(pr));
-    out->push_back(std::move(u));
-  }
-  return true;
-}
-
-void RedisStore::Impl::Deliver(const std::string& inc,
-                               std::vector<Update>& updates,
-                               const absl::flat_hash_set<std::string>* force,
-                               bool all_force) {
+void RedisStore::Impl::Deliver(const redis::Updates& batch, redis::Reapply reapply) {
   internal::MutexLock deliver(&deliver_mu_);
   // Sets attached from here on learn these decisions from the resync their
   // attach() asks for.
-  std::vector<std::shared_ptr<SinkSlot>> slots;
+  std::vector<SlotRef> slots;
   {
     internal::MutexLock lock(&sinks_mu_);
     slots = sinks_;
   }
-  for (Update& u : updates) {
+  for (const redis::Update& u : batch.updates) {
     {
       internal::MutexLock lock(&known_mu_);
-      if (inc != inc_) {
-        // A new incarnation: Redis lost its data (or this is the first
-        // contact). Epochs restart; local opens stay until their deadlines.
-        inc_ = inc;
-        known_.clear();
-      }
-      bool forced = all_force || (force != nullptr && force->contains(u.hex));
-      auto it = known_.find(absl::string_view(u.peer.data(), u.peer.size()));
-      if (it != known_.end()) {
-        if (u.ep < it->second.ep) continue;
-        if (u.ep == it->second.ep && !forced) continue;
-        it->second = Known{u.ep, u.st};
-      } else {
-        if (known_.size() >= 1u << 20) {
-          // Bounded: forget closed peers first.
-          absl::erase_if(known_, [](const auto& kv) { return kv.second.st == 'c'; });
-        }
-        known_.emplace(u.peer, Known{u.ep, u.st});
-      }
+      if (!LearnLocked(batch.incarnation, u, reapply.covers(u))) continue;
     }
-    State state = State::kClosed;
-    std::int64_t ms = u.rem_ms;
-    if (u.st == 'o' || u.st == 'h') {
-      if (u.prober == inst_) {
-        if (u.st == 'h') continue;  // our own lease: we are the one probing
-      } else {
-        // Not the prober: wait up to probe_lease (plus a per-process
-        // jitter, so waiting processes do not all ask at once) for its
-        // verdict. Deterministic per (process, peer, epoch), so a re-applied
-        // decision keeps the same deadline.
-        std::int64_t lease = absl::ToInt64Milliseconds(opts_.probe_lease);
-        std::uint64_t h = Mix(std::hash<std::string>()(inst_) ^
-                              Mix(std::hash<std::string>()(u.hex) ^ u.ep));
-        ms += lease + static_cast<std::int64_t>(h % static_cast<std::uint64_t>(
-                                                        std::max<std::int64_t>(1, lease)));
-      }
-      state = State::kOpen;
-    }
-    for (const std::shared_ptr<SinkSlot>& slot : slots) {
-      CallSink(*slot, u.peer, state, absl::Milliseconds(ms), u.ep);
-    }
-    applied_.fetch_add(1, std::memory_order_relaxed);
+    State state;
+    absl::Duration remaining;
+    if (!ToLocal(u, &state, &remaining)) continue;
+    for (const SlotRef& slot : slots) CallSink(slot.get(), u.peer, state, remaining, u.epoch);
+    redis::Counters::Add(counters_.applied);
   }
 }
 
-void RedisStore::Impl::CallSink(SinkSlot& slot, std::string_view peer,
+bool RedisStore::Impl::LearnLocked(const std::string& inc, const redis::Update& u,
+                                   bool reapply) {
+  if (inc != inc_) {
+    // A new incarnation: Redis lost its data (or this is the first
+    // contact). Epochs restart; local opens stay until their deadlines.
+    inc_ = inc;
+    known_.clear();
+  }
+  auto it = known_.find(absl::string_view(u.peer.data(), u.peer.size()));
+  if (it != known_.end()) {
+    if (u.epoch < it->second.epoch) return false;
+    if (u.epoch == it->second.epoch && !reapply) return false;
+    it->second = Known{u.epoch, u.state};
+    return true;
+  }
+  if (known_.size() >= kMaxKnownPeers) {
+    absl::erase_if(known_, [](const auto& kv) {
+      return kv.second.state == redis::FleetState::kClosed;
+    });
+  }
+  known_.emplace(u.peer, Known{u.epoch, u.state});
+  return true;
+}
+
+bool RedisStore::Impl::ToLocal(const redis::Update& u, State* state,
+                               absl::Duration* remaining) const {
+  std::int64_t ms = u.remaining_ms;
+  *state = State::kClosed;
+  if (u.state != redis::FleetState::kClosed) {
+    if (u.prober == instance_) {
+      // Our own lease: we are the one probing.
+      if (u.state == redis::FleetState::kHalfOpen) return false;
+    } else {
+      // Not the prober: wait up to probe_lease (plus a per-process jitter,
+      // so waiting processes do not all ask at once) for its verdict.
+      // Deterministic per (process, peer, epoch), so a re-applied decision
+      // keeps the same deadline.
+      std::int64_t lease = absl::ToInt64Milliseconds(options_.probe_lease);
+      std::uint64_t h = internal::Mix(std::hash<std::string>()(instance_) ^
+                                   internal::Mix(std::hash<std::string>()(u.hex) ^ u.epoch));
+      ms += lease + static_cast<std::int64_t>(
+                        h % static_cast<std::uint64_t>(std::max<std::int64_t>(1, lease)));
+    }
+    *state = State::kOpen;
+  }
+  *remaining = absl::Milliseconds(ms);
+  return true;
+}
+
+bool RedisStore::Impl::AttachedLocked(const SinkSlot* slot) const {
+  return std::any_of(sinks_.begin(), sinks_.end(),
+                     [slot](const SlotRef& s) { return s.get() == slot; });
+}
+
+void RedisStore::Impl::CallSink(const SinkSlot* slot, std::string_view peer,
                                 State state, absl::Duration remaining,
                                 std::uint64_t epoch) {
   {
     internal::MutexLock lock(&sinks_mu_);
-    if (!slot.attached) return;
-    slot.busy = true;
+    if (!AttachedLocked(slot)) return;
+    calling_ = slot;
     calling_thread_ = std::this_thread::get_id();
   }
   try {
-    slot.sink->apply_remote(peer, state, remaining, epoch);
+    slot->sink->apply_remote(peer, state, remaining, epoch);
   } catch (...) {
   }
   bool wake;
   {
     internal::MutexLock lock(&sinks_mu_);
-    slot.busy = false;
+    calling_ = nullptr;
     calling_thread_ = std::thread::id();
-    wake = slot.waiters > 0;
+    wake = detach_waiters_ > 0;
   }
   if (wake) sinks_cv_.notify_all();
-}
-
-// ---------------------------------------------------------------------------
-// The subscriber thread.
-
-bool RedisStore::Impl::SleepOrStop(std::chrono::nanoseconds d) {
-  return WaitReadable(-1, SteadyClock::now() + d) != Wait::kStop;
-}
-
-RedisStore::Impl::Wait RedisStore::Impl::WaitReadable(int fd, SteadyTime deadline) {
-  for (;;) {
-    if (stopping_.load(std::memory_order_acquire)) return Wait::kStop;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - SteadyClock::now());
-    if (left.count() < 0) return Wait::kTimeout;
-    pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {fd, POLLIN, 0}};
-    int n = poll(fds, fd >= 0 ? 2 : 1, static_cast<int>(left.count()) + 1);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return Wait::kError;
-    }
-    if (fds[0].revents != 0) return Wait::kStop;
-    if (fd >= 0 && fds[1].revents != 0) return Wait::kReadable;
-    if (n == 0 && SteadyClock::now() >= deadline) return Wait::kTimeout;
-  }
-}
-
-bool RedisStore::Impl::Subscribe(ContextPtr* ctx) {
-  redisContext* c = redisConnectWithTimeout(opts_.host.c_str(), opts_.port,
-                                            ToTv(opts_.connect_timeout));
-  if (c == nullptr) return false;
-  ctx->reset(c);
-  if (c->err != 0) return false;
-  redisSetTimeout(c, ToTv(opts_.command_timeout));
-  redisEnableKeepAlive(c);
-  if (!opts_.password.empty()) {
-    const char* argv[] = {"AUTH", opts_.password.c_str()};
-    std::size_t lens[] = {4, opts_.password.size()};
-    redisAppendCommandArgv(c, 2, argv, lens);
-    commands_.fetch_add(1, std::memory_order_relaxed);
-  }
-  const char* argv[] = {"SUBSCRIBE", channel_.c_str()};
-  std::size_t lens[] = {9, channel_.size()};
-  redisAppendCommandArgv(c, 2, argv, lens);
-  commands_.fetch_add(1, std::memory_order_relaxed);
-  int done = 0;
-  while (!done) {
-    if (redisBufferWrite(c, &done) != REDIS_OK) return false;
-  }
-  // Replies: +OK for AUTH (when sent), then the subscribe confirmation.
-  int expected = opts_.password.empty() ? 1 : 2;
-  SteadyTime deadline = SteadyClock::now() + ToChrono(opts_.command_timeout);
-  while (expected > 0) {
-    void* raw = nullptr;
-    if (redisGetReplyFromReader(c, &raw) != REDIS_OK) return false;
-    if (raw == nullptr) {
-      if (WaitReadable(c->fd, deadline) != Wait::kReadable) return false;
-      if (redisBufferRead(c) != REDIS_OK) return false;
-      continue;
-    }
-    Reply r(static_cast<redisReply*>(raw));
-    if (r->type == REDIS_REPLY_ERROR) return false;
-    if (expected == 1) {
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-          !IsString(r->element[0]) || StrOf(r->element[0]) != "subscribe") {
-        return false;
-      }
-    }
-    --expected;
-  }
-  return true;
-}
-
-void RedisStore::Impl::SubscriberMain() {
-  BlockSigpipe();
-  int attempt = 0;
-  while (!stopping_.load(std::memory_order_acquire)) {
-    ContextPtr ctx;
-    if (!Subscribe(&ctx)) {
-      ctx.reset();
-      DrainSigpipe();
-      NoteError();
-      if (!SleepOrStop(Backoff(attempt))) break;
-      ++attempt;
-      continue;
-    }
-    attempt = 0;
-    reconnects_.fetch_add(1, std::memory_order_relaxed);
-    sub_ok_.store(true, std::memory_order_release);
-    {
-      // Messages may have been missed while unsubscribed: resync.
-      internal::MutexLock lock(&mu_);
-      resync_wanted_ = true;
-    }
-    cv_.notify_all();
-    if (cmd_ok_.load() && !was_healthy_.exchange(true)) {
-      LogInfo("backend reachable; fleet state shared again");
-    }
-    redisContext* c = ctx.get();
-    auto keepalive = ToChrono(opts_.keepalive_interval);
-    auto timeout = ToChrono(opts_.command_timeout);
-    SteadyTime last_ping = SteadyClock::now();
-    bool ping_out = false;
-    bool failed = false;
-    while (!failed) {
-      SteadyTime deadline = ping_out ? last_ping + timeout : last_ping + keepalive;
-      Wait w = WaitReadable(c->fd, deadline);
-      if (w == Wait::kStop) break;
-      if (w == Wait::kError) {
-        failed = true;
-        break;
-      }
-      if (w == Wait::kReadable) {
-        if (redisBufferRead(c) != REDIS_OK) {
-          failed = true;
-          break;
-        }
-        for (;;) {
-          void* raw = nullptr;
-          if (redisGetReplyFromReader(c, &raw) != REDIS_OK) {
-            failed = true;  // protocol error: the server may not be Redis
-            break;
-          }
-          if (raw == nullptr) break;
-          Reply r(static_cast<redisReply*>(raw));
-          if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
-              IsString(r->element[0])) {
-            std::string_view kind = StrOf(r->element[0]);
-            if (kind == "message" && r->elements == 3 && IsString(r->element[2])) {
-              messages_.fetch_add(1, std::memory_order_relaxed);
-              OnMessage(StrOf(r->element[2]));
-            } else if (kind == "pong") {
-              ping_out = false;
-            }
-          } else if (r->type == REDIS_REPLY_ERROR) {
-            failed = true;
-            break;
-          }
-        }
-        continue;
-      }
-      // Timed out waiting.
-      if (ping_out) {
-        failed = true;  // a hung server: connect works, replies do not
-        break;
-      }
-      const char* argv[] = {"PING"};
-      std::size_t lens[] = {4};
-      redisAppendCommandArgv(c, 1, argv, lens);
-      commands_.fetch_add(1, std::memory_order_relaxed);
-      int done = 0;
-      while (!done) {
-        if (redisBufferWrite(c, &done) != REDIS_OK) {
-          failed = true;
-          break;
-        }
-      }
-      ping_out = true;
-      last_ping = SteadyClock::now();
-    }
-    sub_ok_.store(false, std::memory_order_release);
-    ctx.reset();
-    DrainSigpipe();
-    if (failed) {
-      NoteError();
-      if (was_healthy_.exchange(false)) {
-        LogWarn("subscription lost; sets run on local state");
-      }
-      if (!SleepOrStop(Backoff(attempt))) break;
-      ++attempt;
-    }
-  }
-}
-
-void RedisStore::Impl::OnMessage(std::string_view payload) {
-  // 1|<inc>|<st>|<ep>|<remaining ms>|<prober>|<Q>; anything else is ignored.
-  std::vector<absl::string_view> f =
-      absl::StrSplit(absl::string_view(payload.data(), payload.size()), '|');
-  if (f.size() != 7 || f[0] != "1" || f[1].empty() || f[2].size() != 1) return;
-  Update u;
-  u.st = f[2][0];
-  if (u.st != 'c' && u.st != 'o' && u.st != 'h') return;
-  std::int64_t rem = 0;
-  if (!absl::SimpleAtoi(f[3], &u.ep) || !absl::SimpleAtoi(f[4], &rem) || rem < 0) {
-    return;
-  }
-  u.rem_ms = std::min<std::int64_t>(rem, 86400000LL * 366);
-  u.prober = std::string(f[5]);
-  u.hex = std::string(f[6]);
-  if (!Unhex(u.hex, &u.peer)) return;
-  std::vector<Update> one;
-  one.push_back(std::move(u));
-  Deliver(std::string(f[1]), one, nullptr, false);
 }
 
 // ---------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 // SPDX-License-Identifier: Apache-2.0
 //
 // RedisStore semantics against a real redis-server: shared windows, shared
-// trips, later joiners, quorum, fleet-wide probes, epoch fencing, TTLs and
-// the absence of store work on the closed success path. Each `Node` is a
+// trips, later joiners, quorum, fleet-wide probes, epoch fencing, TTLs,
+// the absence of store work on the closed success path, and AUTH. Each `Node` is a
 // store with its own connections and instance id, i.e. what a separate
 // process would be (the multi-process test does it with real processes).
 
@@ -281,6 +281,36 @@ BOOST_AUTO_TEST_CASE(ClosedSuccessesCauseNoRedisTraffic) {
 
   auto after = a.store->stats();
   BOOST_TEST(after.flushes == before.flushes);
+}
+
+BOOST_AUTO_TEST_CASE(APasswordIsSentOnBothConnections) {
+  BOOST_REQUIRE(server.Cmd({"CONFIG", "SET", "requirepass", "s3cret"}) == "OK");
+  auto r = TestRedisOptions(server.port(), Prefix("auth"));
+  r.password = "s3cret";
+  Node a = MakeNode(r, Policy(1));
+  Node b = MakeNode(r, Policy(1));
+  // Healthy: the command connection loaded the scripts and the subscription
+  // was confirmed, each after its own AUTH.
+  BOOST_REQUIRE(WaitFor([&] { return a.store->healthy() && b.store->healthy(); }));
+
+  FailCalls(*a.set, "db", 2);
+
+  // Flushed by a's command connection, published to b's subscription.
+  BOOST_TEST(WaitState(*b.set, "db", State::kOpen));
+}
+
+BOOST_AUTO_TEST_CASE(ARefusedPasswordLeavesTheSetLocal) {
+  BOOST_REQUIRE(server.Cmd({"CONFIG", "SET", "requirepass", "s3cret"}) == "OK");
+  auto r = TestRedisOptions(server.port(), Prefix("bad-auth"));
+  r.password = "wrong";
+  Node a = MakeNode(r, Policy(1));
+
+  // Both connections keep trying, and neither ever counts as connected.
+  BOOST_REQUIRE(WaitFor([&] { return a.store->stats().errors >= 4; }));
+  BOOST_TEST(!a.store->healthy());
+  BOOST_TEST(a.store->stats().reconnects == 0u);
+  FailCalls(*a.set, "db", 2);
+  BOOST_TEST((a.set->state("db") == State::kOpen));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
