@@ -159,6 +159,8 @@ ThreadRecord* Epoch::Records() noexcept {
   return g_records.load(std::memory_order_acquire);
 }
 
+// Declared in circuit/internal/hot_path.h, in its ABI namespace.
+inline namespace abi_v1 {
 namespace epoch_detail {
 
 // Starts without the membarrier bit (readers fence) until registration
@@ -188,6 +190,7 @@ ThreadHot* RegisterThread() noexcept {
 }
 
 }  // namespace epoch_detail
+}  // namespace abi_v1
 
 void Epoch::Retire(void* p, void (*deleter)(void*)) {
   Domain& d = TheDomain();
