@@ -39,7 +39,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
 rounds=${ROUNDS:-3}
 repetitions=${REPETITIONS:-3}
-min_time=${MIN_TIME:-0.3}
+min_time=${MIN_TIME:-0.5}
 threshold=${THRESHOLD:-1.05}
 jobs=${JOBS:-2}
 
@@ -128,8 +128,9 @@ run() {
 {
   echo "old: $old_desc, buildtype $(buildtype "$tmp/build-old")"
   echo "new: $new_desc, buildtype $(buildtype "$tmp/build-new")"
-  echo "compiler: $(meson introspect --compilers "$tmp/build-new" |
-    python3 -c 'import json,sys; c=json.load(sys.stdin)["host"]["cpp"]; print(c["id"], c["version"])')"
+  for side in old new; do
+    echo "$side $(grep -m1 'C++ compiler for the host' "$out/setup-$side.log")"
+  done
   echo "$(nproc) cores; $rounds rounds of each binary, alternating; each run" \
        "--benchmark_repetitions=$repetitions --benchmark_min_time=$min_time" \
        "with random interleaving"

@@ -181,7 +181,8 @@ def compare(pairs, old_label, new_label, threshold):
         fr_q = [n / o for o, n in zip(old_fr, new_fr)]
         mark = ""
         if name != FLOOR and statistics.median(fr_q) > threshold:
-            mark = ("**worse** (every round)" if min(fr_q) > threshold
+            mark = ("**worse** (every round)"
+                    if len(fr_q) > 1 and min(fr_q) > threshold
                     else "**worse** (median)")
             flagged.append(name)
         label = labels.get(name, f"`{name}`")
