@@ -16,7 +16,7 @@
 # Settings, from the environment:
 #   ROUNDS       runs of each binary (default 3, at least 3 for a verdict)
 #   REPETITIONS  --benchmark_repetitions of each run (default 3)
-#   MIN_TIME     --benchmark_min_time of each run, seconds (default 0.3:
+#   MIN_TIME     --benchmark_min_time of each run, seconds (default 0.5:
 #                about a minute per run on a 2-core VM)
 #   THRESHOLD    flag rows whose new/old ratio to the floor exceeds this
 #                (default 1.05)
