@@ -6,12 +6,23 @@
 Usage: python3 bench/report.py BENCH_BINARY [--repetitions N] [--min-time S]
                                [--save FILE]
        python3 bench/report.py --json FILE
+       python3 bench/report.py --compare OLD.json NEW.json
+                               [--compare OLD.json NEW.json ...]
+                               [--old-label L] [--new-label L] [--threshold T]
 
 Runs the binary once with --benchmark_format=json (or reads a saved run with
 --json), takes the median of the repetitions of each benchmark, and prints a
 Markdown table: ns/op, the ratio to the floor and to the hand-written map,
 and each DESIGN.md section 5 target with pass/fail. Exits 0 even when a
 target is missed: the table is the evidence, not a gate.
+
+--compare (bench/compare.sh drives it) reads saved runs of two builds
+instead, one pair per round (an old run and the new run right after it),
+and prints, for each benchmark present in every run of both: the median
+ns/op of old and new, each one's ratio to the floor of its own run, and
+new/old of those floor ratios, each as the median over the rounds with the
+spread (min-max over the rounds). Rows whose median new/old floor ratio
+exceeds --threshold are flagged; exits 0 whether or not any is.
 """
 
 import argparse
@@ -58,6 +69,12 @@ ROWS = [
 ]
 
 FLOOR = "BM_Floor"
+
+
+def load(path):
+    """A saved --benchmark_format=json run."""
+    with open(path) as f:
+        return json.load(f)
 
 
 def run(binary, repetitions, min_time):
@@ -121,6 +138,79 @@ def fmt(x):
     return f"{x:.2f}"
 
 
+def spread(values):
+    """'median (min–max)' of the per-round values."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return (f"{fmt(statistics.median(values))} "
+            f"({fmt(min(values))}–{fmt(max(values))})")
+
+
+def compare(pairs, old_label, new_label, threshold):
+    """The side-by-side table of --compare; pairs is [(old, new)] paths,
+    one per round."""
+    rounds = [(medians(load(o))[0], medians(load(n))[0]) for o, n in pairs]
+    old_names = set.intersection(*(set(o) for o, _ in rounds))
+    new_names = set.intersection(*(set(n) for _, n in rounds))
+    common = old_names & new_names
+    if FLOOR not in common:
+        print(f"{FLOOR} is missing from a run: no floor to compare against",
+              file=sys.stderr)
+        return 1
+    labels = dict((name, label) for label, name in ROWS)
+    order = [name for _, name in ROWS if name in common]
+    order += sorted(common - set(order))
+
+    print(f"old = {old_label}, new = {new_label}; {len(rounds)} rounds. "
+          "Each figure is the median over the rounds of one run's median "
+          "over its repetitions, with the min–max over the rounds; ns/op is "
+          "CPU time per call, and for 2-thread rows wall time per call over "
+          "both threads. × floor is the ratio to BM_Floor of the same run; "
+          "new/old × floor divides the new run's ratio by the old run's of "
+          "the same round.\n")
+    print("| benchmark | old ns/op | new ns/op | new/old ns | old × floor | "
+          "new × floor | new/old × floor | |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    flagged = []
+    for name in order:
+        old_ns = [o[name] for o, _ in rounds]
+        new_ns = [n[name] for _, n in rounds]
+        ns_q = [n / o for o, n in zip(old_ns, new_ns)]
+        old_fr = [o[name] / o[FLOOR] for o, _ in rounds]
+        new_fr = [n[name] / n[FLOOR] for _, n in rounds]
+        fr_q = [n / o for o, n in zip(old_fr, new_fr)]
+        mark = ""
+        if name != FLOOR and statistics.median(fr_q) > threshold:
+            mark = ("**worse** (every round)"
+                    if len(fr_q) > 1 and min(fr_q) > threshold
+                    else "**worse** (median)")
+            flagged.append(name)
+        label = labels.get(name, f"`{name}`")
+        if name == FLOOR:
+            print(f"| {label} | {spread(old_ns)} | {spread(new_ns)} | "
+                  f"{spread(ns_q)} | 1 | 1 | 1 | |")
+            continue
+        print(f"| {label} | {spread(old_ns)} | {spread(new_ns)} | "
+              f"{spread(ns_q)} | {spread(old_fr)} | {spread(new_fr)} | "
+              f"{spread(fr_q)} | {mark} |")
+
+    only_old = sorted(old_names - common)
+    only_new = sorted(new_names - common)
+    print()
+    if only_old:
+        print("Only in old (not compared): " +
+              ", ".join(f"`{n}`" for n in only_old) + ".")
+    if only_new:
+        print("Only in new (not compared): " +
+              ", ".join(f"`{n}`" for n in only_new) + ".")
+    if flagged:
+        print(f"New/old × floor above {threshold}: " +
+              ", ".join(f"`{n}`" for n in flagged) + ".")
+    else:
+        print(f"No row's new/old × floor is above {threshold}.")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
@@ -129,10 +219,20 @@ def main():
     ap.add_argument("--min-time", type=float, default=0.25)
     ap.add_argument("--json", help="read a saved --benchmark_format=json run")
     ap.add_argument("--save", help="also write the raw JSON run to this file")
+    ap.add_argument("--compare", nargs=2, action="append",
+                    metavar=("OLD.json", "NEW.json"),
+                    help="one round of a comparison of two builds (repeat "
+                         "for each round)")
+    ap.add_argument("--old-label", default="old")
+    ap.add_argument("--new-label", default="new")
+    ap.add_argument("--threshold", type=float, default=1.05,
+                    help="flag rows whose new/old floor ratio exceeds this")
     args = ap.parse_args()
+    if args.compare:
+        return compare(args.compare, args.old_label, args.new_label,
+                       args.threshold)
     if args.json:
-        with open(args.json) as f:
-            data = json.load(f)
+        data = load(args.json)
     elif args.binary:
         data = run(args.binary, args.repetitions, args.min_time)
     else:
