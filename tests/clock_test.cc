@@ -19,16 +19,7 @@
 #include "circuit/breaker_set.h"
 #include "test_util.h"
 
-using circuit::CircuitBreakerSet;
-using circuit::Clock;
-using circuit::ManualClock;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::testing::Admits;
-using circuit::testing::FailOnce;
-using circuit::testing::ManualOptions;
-using circuit::testing::SucceedOnce;
-
+namespace circuit::testing {
 namespace {
 
 // A ManualClock that can be told to read `absl::InfiniteFuture()`.
@@ -102,3 +93,5 @@ BOOST_AUTO_TEST_CASE(AReadingAtTheEndOfTimeEndsIdleEvictionButNotTheCap) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -39,13 +39,8 @@
 #include "epoch.h"
 #include "test_util.h"
 
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::internal::Epoch;
-using circuit::testing::CountingListener;
-using circuit::testing::SucceedOnce;
+namespace circuit::testing {
+using internal::Epoch;
 
 namespace {
 
@@ -357,3 +352,5 @@ BOOST_AUTO_TEST_CASE(AGrandchildUsesNewSetsToo) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

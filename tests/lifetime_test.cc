@@ -37,22 +37,8 @@
 #include "epoch.h"
 #include "test_util.h"
 
-using circuit::BreakerOptions;
-using circuit::CircuitBreakerSet;
-using circuit::Clock;
-using circuit::Context;
-using circuit::Listener;
-using circuit::ManualClock;
-using circuit::PeerHandle;
-using circuit::SetOptions;
-using circuit::State;
-using circuit::StateStore;
-using circuit::StoreSink;
-using circuit::internal::Epoch;
-using circuit::testing::CountingListener;
-using circuit::testing::FailOnce;
-using circuit::testing::ManualOptions;
-using circuit::testing::SucceedOnce;
+namespace circuit::testing {
+using internal::Epoch;
 
 namespace {
 
@@ -550,3 +536,5 @@ BOOST_AUTO_TEST_CASE(SetsComeAndGoOnSeveralThreadsWhileOthersArePinned) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing

@@ -27,12 +27,9 @@
 #include "epoch.h"
 #include "test_util.h"
 
-using circuit::CircuitBreakerSet;
-using circuit::Context;
-using circuit::PeerHandle;
-using circuit::internal::Epoch;
-using circuit::internal::ThreadRecord;
-using circuit::testing::SucceedOnce;
+namespace circuit::testing {
+using internal::Epoch;
+using internal::ThreadRecord;
 
 namespace {
 
@@ -230,3 +227,5 @@ BOOST_AUTO_TEST_CASE(ACallFromAPthreadKeyDestructorRegistersAgain) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace circuit::testing
