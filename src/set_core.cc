@@ -206,7 +206,7 @@ Verdict SetCore::Refuse(Entry* e, std::uint32_t pin,
                         std::int64_t retry_after_ns,
                         absl::Status* status) noexcept {
   table_.Touch(e);
-  events_.Rejected(e->key());
+  if (events_.has_listeners()) [[unlikely]] events_.Rejected(e->key());
   if (status != nullptr) {
     try {
       *status = e->RejectionStatus();

@@ -385,7 +385,9 @@ class PeerHandle {
 };
 
 // The admission engine's first step, inline (circuit/internal/hot_path.h).
-inline Context PeerHandle::context() const {
+// Always inlined: out of line, the call and the return of the Context
+// through memory cost more than the step itself.
+[[gnu::always_inline]] inline Context PeerHandle::context() const {
   internal::Ticket ticket;
   if (internal::AdmitsPlainly(core_, breaker_, &ticket.generation)) [[likely]] {
     internal::ThreadHot* thread = internal::ThisThread();

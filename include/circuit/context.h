@@ -116,9 +116,18 @@ class Context {
 
   // The guard of the call `ticket` admitted (the admission engine's
   // result); `uncaught` is the thread's std::uncaught_exceptions() now.
+  // The fields are copied one by one, not as one struct: the ticket was
+  // just written field by field, and a wide copy of it would wait for those
+  // narrow stores (a store-forwarding stall on every admission).
   Context(internal::CoreHot* core, const internal::Ticket& ticket,
           int uncaught) noexcept
-      : core_(core), ticket_(ticket), uncaught_(uncaught) {}
+      : core_(core), uncaught_(uncaught) {
+    ticket_.breaker = ticket.breaker;
+    ticket_.generation = ticket.generation;
+    ticket_.start_ns = ticket.start_ns;
+    ticket_.pin = ticket.pin;
+    ticket_.probe = ticket.probe;
+  }
   Context(internal::CoreHot* core, const internal::Ticket& ticket) noexcept
       : Context(core, ticket, internal::UncaughtExceptions()) {}
 
