@@ -283,19 +283,6 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
   return v;
 }
 
-void SetCore::Settle(const Ticket& ticket, Outcome outcome) noexcept {
-  auto& b = static_cast<Breaker&>(*ticket.breaker);
-  if (outcome == Outcome::kSuccess && b.SettleClosedSuccess(ticket.generation))
-      [[likely]] {
-    if (events_.has_listeners()) [[unlikely]] {
-      events_.Success(Entry::Of(&b)->key());
-    }
-    Epoch::Unpin(ticket.pin);
-    return;
-  }
-  SettleGeneral(Entry::Of(&b), ticket, outcome);
-}
-
 void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
                             Outcome outcome) noexcept {
   Settled s = e->breaker.Settle(ticket.generation, ticket.probe, outcome,
@@ -322,6 +309,20 @@ void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
   if (s.transition.happened) Report(e, s.transition);
   Epoch::Unpin(ticket.pin);
 }
+
+void SetCore::Settle(const Ticket& ticket, Outcome outcome) noexcept {
+  auto& b = static_cast<Breaker&>(*ticket.breaker);
+  if (outcome == Outcome::kSuccess && b.SettleClosedSuccess(ticket.generation))
+      [[likely]] {
+    if (events_.has_listeners()) [[unlikely]] {
+      events_.Success(Entry::Of(&b)->key());
+    }
+    Epoch::Unpin(ticket.pin);
+    return;
+  }
+  SettleGeneral(Entry::Of(&b), ticket, outcome);
+}
+
 
 Entry* SetCore::SettleOnLive(Entry* dropped, bool late, Outcome outcome,
                              std::int64_t start_ns, Settled* s) noexcept {

@@ -338,14 +338,17 @@ inline bool AdmitsPlainly(const CoreHot* core, const BreakerHot* b,
 // returns false having done nothing. `r` is the calling thread's record.
 inline bool SettlePlainSuccess(ThreadHot* r, const CoreHot* core,
                                const Ticket& ticket) noexcept {
-  BreakerHot* b = ticket.breaker;
+  // Read the ticket before the stores below, which the compiler cannot move
+  // it across.
+  BreakerHot* const b = ticket.breaker;
+  const std::uint32_t pin = ticket.pin;
   if ((core->general.load(std::memory_order_relaxed) & CoreHot::kListening) !=
           0 ||
       !b->IsPlainSuccess(ticket.generation)) {
     return false;
   }
   CountSuccess(r, b);
-  EpochUnpin(r, ticket.pin);
+  EpochUnpin(r, pin);
   return true;
 }
 
