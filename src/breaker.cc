@@ -45,10 +45,36 @@ Transition RetiredTransition() {
   return t;
 }
 
+// The states that count in the open budget.
+bool Occupies(State s) {
+  return s == State::kOpen || s == State::kHalfOpen || s == State::kForcedOpen;
+}
+
 }  // namespace
 
+// ---------------------------------------------------------------------------
+// OpenBudget
+
+std::int64_t OpenBudget::Limit(std::size_t peers) const noexcept {
+  const double allowed = std::floor(fraction_ * static_cast<double>(peers));
+  return std::max<std::int64_t>(1, static_cast<std::int64_t>(allowed));
+}
+
+bool OpenBudget::TryTake() noexcept {
+  const std::int64_t limit = Limit(peers_());
+  std::int64_t n = open_.load(std::memory_order_acquire);
+  do {
+    if (n >= limit) return false;
+  } while (!open_.compare_exchange_weak(n, n + 1, std::memory_order_acq_rel,
+                                        std::memory_order_acquire));
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Policy
+
 absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
-    const BreakerOptions& options, std::uint64_t seed) {
+    const BreakerOptions& options, const SetLevel& set) {
   if (absl::Status s = options.validate(); !s.ok()) return s;
   auto p = std::make_unique<Policy>();
   p->options = options;
@@ -57,11 +83,14 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
   p->max_reset_ns = absl::ToInt64Nanoseconds(options.max_reset_timeout);
   p->slow_ns = absl::ToInt64Nanoseconds(options.slow_call_duration);
   p->bucket_ns = std::max<std::int64_t>(1, p->time_unit_ns / options.window_buckets);
-  p->seed = seed;
+  p->seed = set.seed;
   p->window_rule = options.max_failures != kUnlimited;
   p->rate_rules =
       options.failure_rate_threshold > 0 || options.slow_call_rate_threshold > 0;
-  p->times_calls = p->slow_ns > 0;
+  p->records_latency = set.records_latency;
+  p->times_calls = p->slow_ns > 0 || p->records_latency;
+  p->max_concurrent = options.max_concurrent_calls;
+  p->budget = set.budget;
   return p;
 }
 
@@ -274,7 +303,10 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       start_ns != kUntimed) {
     now = ToNanos(clock.now());
     have_now = true;
-    slow = SatSub(now, start_ns) > policy()->slow_ns;
+    const Policy& p = *policy();
+    const std::int64_t took = SatSub(now, start_ns);
+    slow = p.slow_ns > 0 && took > p.slow_ns;
+    if (p.records_latency) RecordLatency(took);
   }
   switch (outcome) {
     case Outcome::kSuccess:
@@ -290,17 +322,19 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   w = word_.load(std::memory_order_acquire);
   if (word::GenerationOf(w) != generation) {
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}};
+    return Settled{.late = true, .transition = {}, .now_ns = have_now ? now : 0};
   }
   State s = word::StateOf(w);
-  if (s == State::kDisabled) return {};
+  Settled plain;
+  plain.now_ns = have_now ? now : 0;
+  if (s == State::kDisabled) return plain;
   if (s == State::kClosed) {
     // The closed success path: nothing to write unless a run of failures
     // must be reset or a rate rule counts calls.
-    if (outcome == Outcome::kIgnored) return {};
+    if (outcome == Outcome::kIgnored) return plain;
     if (outcome == Outcome::kSuccess && (fast & kRateRules) == 0 &&
         consecutive() == 0) {
-      return {};
+      return plain;
     }
   }
   // A closed-state success only resets the failure run (rate rules off):
@@ -317,11 +351,12 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // Retired since the check above: the outcome counted here is dropped
     // with the breaker, and recorded on the live one.
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}};
+    return Settled{.late = true, .transition = {}, .now_ns = have_now ? now : 0};
   }
   s = word::StateOf(w);
   const Policy& q = *policy();  // may have been reconfigured meanwhile
   Settled r;
+  r.now_ns = have_now ? now : 0;
   if (s == State::kClosed) {
     bool trip = false;
     if (outcome == Outcome::kSuccess) {
@@ -340,15 +375,15 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       }
     }
     // (A reconfiguration may have turned a rate rule on since `fast`.)
-    if (q.rate_rules && !have_now) now = ToNanos(clock.now());
+    if (q.rate_rules && !have_now) {
+      now = ToNanos(clock.now());
+      r.now_ns = now;
+    }
     if (q.rate_rules &&
         RecordRateLocked(q, now, outcome == Outcome::kFailure, slow)) {
       trip = true;
     }
-    if (trip) {
-      r.transition = TripLocked(now, State::kClosed, true);
-      Stamp(r.transition, now, /*manual=*/false);
-    }
+    if (trip) TripFromClosedLocked(now, &r);
     return r;
   }
   if (s == State::kHalfOpen && probe) {
@@ -423,12 +458,21 @@ std::int64_t Breaker::OpenPeriodLocked(const Policy& p, int streak) const {
   return std::max<std::int64_t>(0, static_cast<std::int64_t>(d));
 }
 
-Transition Breaker::SetWordLocked(State to, std::uint32_t probes) {
+Transition Breaker::SetWordLocked(State to, std::uint32_t probes,
+                                  bool reserved) {
   std::uint64_t w = word_.load(std::memory_order_relaxed);
   Transition t;
   t.from = word::StateOf(w);
   t.to = to;
   t.happened = t.from != to;
+  if (OpenBudget* budget = policy()->budget) {
+    const bool was = Occupies(t.from), is = Occupies(to);
+    if (was != is) {
+      if (!(is && reserved)) budget->Add(is ? 1 : -1);
+    } else if (reserved) {
+      budget->Add(-1);  // the place taken is not needed after all
+    }
+  }
   // A plain store: a probe admission racing with it CASes against the old
   // word and fails, or succeeded under the old generation and is now late.
   word_.store(word::Make(to, probes, word::GenerationOf(w) + 1),
@@ -436,7 +480,20 @@ Transition Breaker::SetWordLocked(State to, std::uint32_t probes) {
   return t;
 }
 
-Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
+void Breaker::TripFromClosedLocked(std::int64_t now, Settled* r) {
+  OpenBudget* budget = policy()->budget;
+  if (budget != nullptr && !budget->TryTake()) {
+    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    r->suppressed = true;
+    return;
+  }
+  r->transition = TripLocked(now, State::kClosed, /*grow_streak=*/true,
+                             /*reserved=*/budget != nullptr);
+  Stamp(r->transition, now, /*manual=*/false);
+}
+
+Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak,
+                               bool reserved) {
   const Policy& p = *policy();
   if (from == State::kClosed && streak_ > 0 && p.time_unit_ns > 0) {
     // Trips in a row decay by one per full time_unit spent closed.
@@ -455,7 +512,7 @@ Transition Breaker::TripLocked(std::int64_t now, State from, bool grow_streak) {
   }
   std::int64_t period = OpenPeriodLocked(p, streak_);
   open_until_ns_.store(SatAdd(now, period), std::memory_order_relaxed);
-  Transition t = SetWordLocked(State::kOpen, 0);
+  Transition t = SetWordLocked(State::kOpen, 0, reserved);
   t.open_for_ns = period;
   trips_.fetch_add(1, std::memory_order_relaxed);
   half_open_successes_ = 0;
@@ -571,6 +628,69 @@ Transition Breaker::Reclose(const Clock& clock) noexcept {
   return CloseLocked(now, /*manual=*/false);
 }
 
+Settled Breaker::Eject(std::int64_t now_ns) noexcept {
+  SpinLockGuard lock(&mu_);
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  Settled r;
+  r.now_ns = now_ns;
+  if (Retired(w)) {
+    r.retired = true;
+    return r;
+  }
+  if (word::StateOf(w) == State::kClosed) TripFromClosedLocked(now_ns, &r);
+  return r;
+}
+
+Breaker::Judged* Breaker::JudgedLocked(const Policy& p) noexcept {
+  if (judged_ == nullptr) {
+    judged_.reset(new (std::nothrow) Judged);
+    if (judged_ == nullptr) return nullptr;
+  }
+  if (p.records_latency && judged_->latency == nullptr) {
+    judged_->latency.reset(new (std::nothrow) std::int64_t[kLatencySamples]);
+  }
+  return judged_.get();
+}
+
+void Breaker::RecordLatency(std::int64_t latency_ns) noexcept {
+  SpinLockGuard lock(&mu_);
+  Judged* j = JudgedLocked(*policy());
+  if (j == nullptr || j->latency == nullptr) return;
+  j->latency[j->next] = latency_ns;
+  j->next = (j->next + 1) % kLatencySamples;
+  if (j->count < static_cast<std::uint32_t>(kLatencySamples)) ++j->count;
+}
+
+bool Breaker::TakeInterval(IntervalCalls* out) noexcept {
+  // Read before the lock: the success counts are spread over the threads'
+  // arrays (counters.h), and summing them takes a while.
+  const std::uint64_t successes =
+      ThreadCounts::Read(ThreadCounts::kSuccesses, count_id_, successes_);
+  SpinLockGuard lock(&mu_);
+  const std::uint64_t failures = failures_.load(std::memory_order_relaxed);
+  Judged* j = JudgedLocked(*policy());
+  if (j == nullptr) return false;
+  const std::uint64_t new_successes = successes - j->successes_seen;
+  out->failures = failures - j->failures_seen;
+  out->calls = new_successes + out->failures;
+  j->successes_seen = successes;
+  j->failures_seen = failures;
+  out->samples = 0;
+  if (j->latency != nullptr) {
+    // Oldest first.
+    const std::uint32_t n = j->count;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      out->latency_ns[i] =
+          j->latency[(j->next + kLatencySamples - n + i) % kLatencySamples];
+    }
+    out->samples = static_cast<int>(n);
+    j->count = 0;
+  }
+  std::uint64_t w = word_.load(std::memory_order_relaxed);
+  out->state = Retired(w) ? State::kClosed : word::StateOf(w);
+  return true;
+}
+
 bool Breaker::Retire() noexcept {
   SpinLockGuard lock(&mu_);
   std::uint64_t w = word_.load(std::memory_order_relaxed);
@@ -619,6 +739,9 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   v.trips = trips_.load(std::memory_order_relaxed);
   v.trips_in_a_row = streak_;
   v.probes_in_flight = static_cast<int>(word::ProbesOf(w));
+  v.ejections = ejections_.load(std::memory_order_relaxed);
+  v.suppressed_trips = suppressed_.load(std::memory_order_relaxed);
+  v.in_flight = in_flight_.load(std::memory_order_relaxed);
   return v;
 }
 

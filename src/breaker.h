@@ -5,7 +5,8 @@
 //
 // It knows no map, no logging, no listeners and no store: (state, event,
 // clock) in, decision and transition out, so tests drive it without threads
-// or a set.
+// or a set. Of its set it sees only what its policy carries: the open
+// budget (max_open_fraction) that an automatic trip must find a place in.
 //
 // The state lives in one packed atomic word (state, probes in flight,
 // generation). Admission while closed is a single acquire load of it, and a
@@ -28,9 +29,11 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <new>
 #include <string_view>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,12 +47,50 @@
 
 namespace circuit::internal {
 
+// OpenBudget
+//
+// The set's say over automatic trips (SetOptions::max_open_fraction): how
+// many of its peers are open, half-open or forced open, against the limit
+// max(1, floor(fraction * peers)). Breakers count themselves in and out as
+// their state changes (under their own lock); an automatic trip first
+// reserves its place, and one that finds none is suppressed. Manual and
+// remote opens are counted without asking.
+class OpenBudget {
+ public:
+  // `peers` reads how many peers the set tracks; called only on trips.
+  OpenBudget(double fraction, std::function<std::size_t()> peers)
+      : fraction_(fraction), peers_(std::move(peers)) {}
+
+  // Reserves a place for an automatic trip; false at the limit.
+  bool TryTake() noexcept;
+  // A change not asked about: +1 into the open states, -1 out of them.
+  void Add(std::int64_t delta) noexcept {
+    open_.fetch_add(delta, std::memory_order_acq_rel);
+  }
+  std::int64_t open() const noexcept {
+    return open_.load(std::memory_order_acquire);
+  }
+  // max(1, floor(fraction * peers)).
+  std::int64_t Limit(std::size_t peers) const noexcept;
+
+ private:
+  const double fraction_;
+  const std::function<std::size_t()> peers_;
+  std::atomic<std::int64_t> open_{0};
+};
 
 // Policy
 //
 // Validated options plus what the breaker derives from them. Immutable;
 // shared by every breaker that uses it.
 struct Policy {
+  // What the set adds to a peer's options.
+  struct SetLevel {
+    std::uint64_t seed = 0;          // jitter
+    bool records_latency = false;    // outlier latency rule on
+    OpenBudget* budget = nullptr;    // max_open_fraction < 1
+  };
+
   BreakerOptions options;
   std::int64_t time_unit_ns = 0;
   std::int64_t reset_ns = 0;
@@ -59,13 +100,21 @@ struct Policy {
   std::uint64_t seed = 0;            // set-level: jitter
   bool window_rule = false;
   bool rate_rules = false;  // failure rate or slow-call rate
-  bool times_calls = false; // slow-call rule on: admissions read the clock
+  // The slow-call rule or the latency rule on: admissions read the clock.
+  bool times_calls = false;
+  bool records_latency = false;      // set-level: keep latency samples
+  std::int32_t max_concurrent = 0;   // 0: no bulkhead
+  OpenBudget* budget = nullptr;      // set-level; null: no limit
 
   // Policy::Make()
   //
   // `kInvalidArgument` when `options` do not validate.
   static absl::StatusOr<std::unique_ptr<Policy>> Make(
-      const BreakerOptions& options, std::uint64_t seed);
+      const BreakerOptions& options, const SetLevel& set);
+  static absl::StatusOr<std::unique_ptr<Policy>> Make(
+      const BreakerOptions& options, std::uint64_t seed) {
+    return Make(options, SetLevel{.seed = seed});
+  }
 };
 
 // Transition
@@ -96,7 +145,7 @@ struct Decision {
 
 // Settled
 //
-// The result of recording an outcome.
+// The result of recording an outcome (or of an ejection).
 struct Settled {
   bool late = false;  // admitted under an earlier generation
   Transition transition;
@@ -104,6 +153,24 @@ struct Settled {
   // peer's live breaker (as a late one when `late`: the call was admitted
   // before the retired breaker's last change).
   bool retired = false;
+  // A trip was due and the open budget had no place for it: still closed.
+  bool suppressed = false;
+  // The time the settle read, or 0 when it read none.
+  std::int64_t now_ns = 0;
+};
+
+// How many latencies a peer keeps for the outlier latency rule.
+inline constexpr int kLatencySamples = 64;
+
+// IntervalCalls
+//
+// A peer's calls since the previous outlier evaluation (Breaker::TakeInterval).
+struct IntervalCalls {
+  std::uint64_t calls = 0;     // successes and counted failures
+  std::uint64_t failures = 0;
+  int samples = 0;             // latencies in `latency_ns` (newest last)
+  std::int64_t latency_ns[kLatencySamples];
+  State state = State::kClosed;
 };
 
 // A generation no breaker ever has: an outcome settled under it is late.
@@ -120,6 +187,8 @@ struct BreakerView {
   std::int64_t open_until_ns = 0;
   bool open_until_set = false;
   int probes_in_flight = 0;
+  std::uint64_t ejections = 0, suppressed_trips = 0;
+  int in_flight = 0;  // bulkhead slots taken
 };
 
 // The packed state word: [0,3) state, [3,19) probes in flight, [19,64)
@@ -189,6 +258,45 @@ class Breaker : public BreakerHot {
   // retired breaker records nothing and says so (Settled::retired).
   Settled Settle(std::uint64_t generation, bool probe, Outcome outcome,
                  std::int64_t start_ns, const Clock& clock) noexcept;
+
+  // Breaker::Eject()
+  //
+  // Outlier ejection at `now_ns`: trips a closed breaker as its trip rules
+  // would (open period with backoff, through the open budget, which may
+  // suppress it). Does nothing to a breaker that is not closed; says so
+  // when retired.
+  Settled Eject(std::int64_t now_ns) noexcept;
+
+  // Counts an ejection, or a detection when ejection is not enforced.
+  void CountEjection() noexcept {
+    ejections_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Breaker::TakeInterval()
+  //
+  // Fills `*out` with the calls since the previous TakeInterval (the first
+  // one counts from the breaker's start) and starts a new interval. False
+  // when there was no memory for the bookkeeping (the peer is then not
+  // judged).
+  bool TakeInterval(IntervalCalls* out) noexcept;
+
+  // Bulkhead slots (BreakerOptions::max_concurrent_calls).
+  // Takes one when fewer than `limit` are taken.
+  bool TryTakeSlot(std::int32_t limit) noexcept {
+    std::int32_t n = in_flight_.load(std::memory_order_relaxed);
+    do {
+      if (n >= limit) return false;
+    } while (!in_flight_.compare_exchange_weak(n, n + 1,
+                                               std::memory_order_acq_rel,
+                                               std::memory_order_relaxed));
+    return true;
+  }
+  void ReleaseSlot() noexcept {
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
+  }
+  std::int32_t SlotsTaken() const noexcept {
+    return in_flight_.load(std::memory_order_acquire);
+  }
 
   // Breaker::Retire()
   //
@@ -340,13 +448,36 @@ class Breaker : public BreakerHot {
     std::uint32_t calls, failures, slow;
   };
 
-  Transition TripLocked(std::int64_t now, State from, bool grow_streak)
+  // What outlier detection keeps of a peer: the totals at the previous
+  // evaluation and the newest latencies since (when the latency rule is
+  // on). Made by the first evaluation or timed call that needs it.
+  struct Judged {
+    std::uint64_t successes_seen = 0, failures_seen = 0;
+    std::unique_ptr<std::int64_t[]> latency;  // kLatencySamples, a ring
+    std::uint32_t next = 0;                   // where the next one goes
+    std::uint32_t count = 0;                  // since the evaluation
+  };
+
+  // `reserved`: the caller took a place in the open budget for this
+  // transition (an automatic trip from closed).
+  Transition TripLocked(std::int64_t now, State from, bool grow_streak,
+                        bool reserved = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // An automatic trip of a closed breaker, through the open budget: fills
+  // r->transition, or r->suppressed when the budget has no place.
+  void TripFromClosedLocked(std::int64_t now, Settled* r)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps the latency of a timed call for the outlier latency rule.
+  void RecordLatency(std::int64_t latency_ns) noexcept;
+  Judged* JudgedLocked(const Policy& p) noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The one close: history cleared, closed_since stamped; a manual close also
   // forgets the backoff.
   Transition CloseLocked(std::int64_t now, bool manual)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  Transition SetWordLocked(State to, std::uint32_t probes)
+  // Stores the new word and counts the change in the open budget (unless
+  // `reserved` did already).
+  Transition SetWordLocked(State to, std::uint32_t probes,
+                           bool reserved = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether the rate rules fire after recording an outcome at `now`.
   bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
@@ -361,7 +492,8 @@ class Breaker : public BreakerHot {
   // without loading it.
   static std::uint8_t FastBits(const Policy* p) noexcept {
     return static_cast<std::uint8_t>((p->times_calls ? kTimesCalls : 0) |
-                                     (p->rate_rules ? kRateRules : 0));
+                                     (p->rate_rules ? kRateRules : 0) |
+                                     (p->max_concurrent > 0 ? kBulkhead : 0));
   }
 
   friend void abi_v1::CountSuccessSlow(BreakerHot* b) noexcept;
@@ -395,6 +527,13 @@ class Breaker : public BreakerHot {
   std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
   std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<std::uint32_t> trips_{0};
+  // Set-level judgement: bulkhead slots taken, ejections and suppressed
+  // trips (atomic: snapshots read them without the lock), and the outlier
+  // bookkeeping.
+  std::atomic<std::int32_t> in_flight_{0};
+  std::atomic<std::uint32_t> ejections_{0};
+  std::atomic<std::uint32_t> suppressed_{0};
+  std::unique_ptr<Judged> judged_ ABSL_GUARDED_BY(mu_);
 };
 
 // Time as int64 nanoseconds, the breaker's unit.

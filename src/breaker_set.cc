@@ -55,22 +55,38 @@ CircuitBreakerSet::Admission CircuitBreakerSet::admit(std::string_view peer,
     a.context.emplace(Context(core_.get(), v.ticket));
     return a;
   }
-  a.bad_peer = v.refusal == internal::Refusal::kBadPeer;
-  if (a.bad_peer && !want_status) a.status = core_->CheckPeer(peer);
-  a.retry_after = RetryAfter(v.retry_after_ns);
+  switch (v.refusal) {
+    case internal::Refusal::kBadPeer:
+      a.refusal = Admission::Refusal::kBadPeer;
+      if (!want_status) a.status = core_->CheckPeer(peer);
+      break;
+    case internal::Refusal::kBusy:
+      a.refusal = Admission::Refusal::kBusy;
+      a.limit = v.limit;
+      break;
+    default:
+      a.refusal = Admission::Refusal::kOpen;
+      a.retry_after = RetryAfter(v.retry_after_ns);
+      break;
+  }
   return a;
 }
 
 void CircuitBreakerSet::throw_rejection(const Admission& a) {
-  if (a.bad_peer) throw std::invalid_argument(std::string(a.status.message()));
-  throw CircuitOpenError(a.peer, a.retry_after);
+  switch (a.refusal) {
+    case Admission::Refusal::kBadPeer:
+      throw std::invalid_argument(std::string(a.status.message()));
+    case Admission::Refusal::kBusy:
+      throw ConcurrencyLimitError(a.peer, a.limit);
+    default:
+      throw CircuitOpenError(a.peer, a.retry_after);
+  }
 }
 
 Context CircuitBreakerSet::context(std::string_view peer) {
   internal::Verdict v = core_->Admit(peer, nullptr);
   if (v.admitted()) [[likely]] return Context(core_.get(), v.ticket);
-  if (v.refusal == internal::Refusal::kBadPeer) ThrowIfBad(core_->CheckPeer(peer));
-  throw CircuitOpenError(peer, RetryAfter(v.retry_after_ns));
+  core_->ThrowRefusal(peer, v);
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {
@@ -144,6 +160,10 @@ std::vector<PeerSnapshot> CircuitBreakerSet::snapshot() const {
 
 std::size_t CircuitBreakerSet::size() const { return core_->Size(); }
 
+std::size_t CircuitBreakerSet::evaluate_outliers() {
+  return core_->EvaluateOutliers();
+}
+
 std::size_t CircuitBreakerSet::sweep() { return core_->Sweep(); }
 
 void CircuitBreakerSet::add_listener(std::shared_ptr<Listener> listener) {
@@ -195,7 +215,7 @@ Context PeerHandle::context_slow() const {
   internal::Verdict v = CoreOf(core_)->AdmitEntry(
       internal::Entry::Of(breaker_), internal::Epoch::Pin(), nullptr);
   if (v.admitted()) [[likely]] return Context(core_, v.ticket);
-  throw CircuitOpenError(peer(), RetryAfter(v.retry_after_ns));
+  CoreOf(core_)->ThrowRefusal(peer(), v);
 }
 
 absl::StatusOr<Context> PeerHandle::try_context() const {

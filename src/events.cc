@@ -173,6 +173,57 @@ void Events::Probe(std::string_view peer) noexcept {
   }
 }
 
+void Events::Ejected(std::string_view peer, std::string_view reason,
+                     bool enforced) noexcept {
+  std::string text;
+  try {
+    text = enforced ? std::string(reason) : "would eject: " + std::string(reason);
+  } catch (...) {
+    return;  // no memory for the words
+  }
+  if (logger_ != nullptr) {
+    try {
+      if (enforced) {
+        logger_->warn("circuit: peer {} ejected: {}", peer, reason);
+      } else {
+        logger_->warn("circuit: peer {} would be ejected (detect only): {}",
+                      peer, reason);
+      }
+    } catch (...) {
+    }
+  }
+  Dispatch("ejected", peer, [&](Listener& l) { l.ejected(peer, text); });
+}
+
+void Events::TripSuppressed(std::string_view peer, std::int64_t now_ns,
+                            std::int64_t open, std::int64_t limit,
+                            double fraction) noexcept {
+  if (logger_ != nullptr) {
+    std::int64_t last = last_suppressed_log_ns_.load(std::memory_order_relaxed);
+    const bool due = last == INT64_MIN || log_interval_ns_ <= 0 ||
+                     SatSub(now_ns, last) >= log_interval_ns_;
+    if (due && last_suppressed_log_ns_.compare_exchange_strong(
+                   last, now_ns, std::memory_order_relaxed)) {
+      const std::uint64_t unlogged =
+          suppressed_unlogged_.exchange(0, std::memory_order_relaxed);
+      try {
+        logger_->warn(
+            "circuit: peer {} trip suppressed: {} peers open, the limit is {} "
+            "(max_open_fraction {}){}",
+            peer, open, limit, fraction,
+            unlogged == 0 ? std::string()
+                          : " (" + std::to_string(unlogged) +
+                                " more suppressed trips not logged)");
+      } catch (...) {
+      }
+    } else {
+      suppressed_unlogged_.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  Dispatch("trip_suppressed", peer,
+           [&](Listener& l) { l.trip_suppressed(peer); });
+}
+
 void Events::Warn(std::string_view what) noexcept {
   if (logger_ == nullptr) return;
   try {

@@ -63,6 +63,17 @@ class Events {
   void StateChange(std::string_view peer, const Transition& t) noexcept;
   // Debug line for an admitted probe.
   void Probe(std::string_view peer) noexcept;
+  // Outlier detection judged `peer` an outlier for `reason`: logged at warn
+  // and told to the listeners (the reason prefixed "would eject: " when
+  // not `enforced`).
+  void Ejected(std::string_view peer, std::string_view reason,
+               bool enforced) noexcept;
+  // A trip of `peer` at `now_ns` was suppressed with `open` of at most
+  // `limit` peers open: told to the listeners, and logged at warn at most
+  // once per log interval (the line counts the ones not logged).
+  void TripSuppressed(std::string_view peer, std::int64_t now_ns,
+                      std::int64_t open, std::int64_t limit,
+                      double fraction) noexcept;
 
   // Logs a problem the library worked around (bad options_for result,
   // store errors), at warn.
@@ -118,6 +129,10 @@ class Events {
   absl::flat_hash_map<std::string, Flap> flaps_ ABSL_GUARDED_BY(flap_mu_);
   std::size_t prune_at_ ABSL_GUARDED_BY(flap_mu_) = 64;
   std::atomic<std::uint64_t> listener_errors_{0};
+  // Rate limit of the suppressed-trip lines: when the last was logged
+  // (INT64_MIN: never), and how many were not logged since.
+  std::atomic<std::int64_t> last_suppressed_log_ns_{INT64_MIN};
+  std::atomic<std::uint64_t> suppressed_unlogged_{0};
 };
 
 }  // namespace circuit::internal

@@ -16,6 +16,11 @@ namespace circuit::internal {
 // and the whole message of a rejection's kUnavailable status.
 std::string OpenCircuitMessage(std::string_view peer);
 
+// "concurrency limit reached for peer '<peer>': <limit> calls in flight
+// (max_concurrent_calls)": ConcurrencyLimitError's message and a full
+// bulkhead's kResourceExhausted status.
+std::string ConcurrencyLimitMessage(std::string_view peer, int limit);
+
 }  // namespace circuit::internal
 
 #endif  // CIRCUIT_SRC_MESSAGES_H_

@@ -127,23 +127,12 @@ std::string CircuitBreakerSet::prometheus_text(std::string_view prefix) const {
                       peers[i].state == st ? 1 : 0, "\n");
     }
   }
-  struct Counter {
-    const char* name;
-    const char* help;
-    std::uint64_t PeerSnapshot::*field;
-  };
-  const Counter kCounters[] = {
-      {"calls", "Admitted calls with a recorded outcome.", &PeerSnapshot::calls},
-      {"failures", "Counted failures.", &PeerSnapshot::failures},
-      {"rejections", "Calls rejected by the breaker.", &PeerSnapshot::rejections},
-      {"trips", "Transitions into the open state.", &PeerSnapshot::trips},
-  };
-  for (const Counter& c : kCounters) {
-    absl::StrAppend(&out, "# HELP ", p, "_", c.name, "_total ", c.help, "\n",
-                    "# TYPE ", p, "_", c.name, "_total counter\n");
+  for (const internal::PeerSeries& c : internal::kPeerSeries) {
+    absl::StrAppend(&out, "# HELP ", p, c.name, " ", c.help, "\n", "# TYPE ",
+                    p, c.name, c.counter ? " counter\n" : " gauge\n");
     for (std::size_t i = 0; i < peers.size(); ++i) {
-      absl::StrAppend(&out, p, "_", c.name, "_total{peer=\"", labels[i], "\"} ",
-                      peers[i].*c.field, "\n");
+      absl::StrAppend(&out, p, c.name, "{peer=\"", labels[i], "\"} ",
+                      c.value(peers[i]), "\n");
     }
   }
   return out;

@@ -11,7 +11,44 @@
 #include <string>
 #include <string_view>
 
+#include "circuit/breaker_set.h"
+
 namespace circuit::internal {
+
+// PeerSeries
+//
+// The per-peer series besides `_state`: the name after the prefix, the
+// help text, whether it is a counter (else a gauge), and its value.
+struct PeerSeries {
+  const char* name;
+  const char* help;
+  bool counter;
+  double (*value)(const PeerSnapshot& s);
+};
+
+inline constexpr PeerSeries kPeerSeries[] = {
+    {"_calls_total", "Admitted calls with a recorded outcome.", true,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.calls); }},
+    {"_failures_total", "Counted failures.", true,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.failures); }},
+    {"_rejections_total",
+     "Calls refused: by the breaker, or by a full bulkhead.", true,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.rejections); }},
+    {"_trips_total", "Transitions into the open state.", true,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.trips); }},
+    {"_ejections_total",
+     "Outlier ejections (detections when ejection is not enforced).", true,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.ejections); }},
+    {"_suppressed_trips_total", "Trips suppressed by max_open_fraction.", true,
+     [](const PeerSnapshot& s) {
+       return static_cast<double>(s.suppressed_trips);
+     }},
+    {"_in_flight",
+     "Calls admitted and not yet settled (exact with max_concurrent_calls on; "
+     "else the probes in flight).",
+     false,
+     [](const PeerSnapshot& s) { return static_cast<double>(s.in_flight); }},
+};
 
 // A metric name prefix: characters outside [a-zA-Z0-9_:] become '_', and a
 // leading digit gets a '_' before it, so any prefix gives valid names.

@@ -6,13 +6,17 @@
 #include <time.h>
 
 #include <random>
+#include <span>
 #include <stdexcept>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "circuit/clock.h"
+#include "circuit/errors.h"
 #include "arith.h"
 #include "epoch.h"
+#include "messages.h"
+#include "outliers.h"
 
 namespace circuit::internal {
 namespace {
@@ -59,8 +63,17 @@ SetCore::SetCore(SetOptions options)
       seed_(SeedFrom(options_.random_seed)),
       failure_code_mask_(CodeMask(options_.failure_codes)),
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),
+      judging_(OutlierRulesOn(options_.outlier)),
+      outlier_interval_ns_(absl::ToInt64Nanoseconds(options_.outlier.interval)),
+      budget_(options_.max_open_fraction < 1
+                  ? std::make_unique<OpenBudget>(
+                        options_.max_open_fraction,
+                        [this] { return table_.size(); })
+                  : nullptr),
       events_(options_.logger, options_.log_interval),
       store_(options_.store) {
+  next_evaluation_ns_.store(SatAdd(NowNs(), outlier_interval_ns_),
+                            std::memory_order_relaxed);
   if (options_.max_peers > 0 || idle_ns_ > 0) {
     table_.EnableEviction();
     general.fetch_or(kEvicting, std::memory_order_relaxed);
@@ -97,8 +110,11 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
   for (const auto& p : policies_) {
     if (p->options == options) return p.get();
   }
-  absl::StatusOr<std::unique_ptr<Policy>> p =
-      Policy::Make(options, seed_);
+  absl::StatusOr<std::unique_ptr<Policy>> p = Policy::Make(
+      options, Policy::SetLevel{
+                   .seed = seed_,
+                   .records_latency = options_.outlier.latency_factor > 0,
+                   .budget = budget_.get()});
   if (!p.ok()) throw std::invalid_argument(std::string(p.status().message()));
   policies_.push_back(*std::move(p));
   return policies_.back().get();
@@ -222,6 +238,40 @@ Verdict SetCore::Refuse(Entry* e, std::uint32_t pin,
   return v;
 }
 
+Verdict SetCore::RefuseBusy(Entry* e, std::uint32_t pin, std::int32_t limit,
+                            absl::Status* status) noexcept {
+  // Counted and reported as a rejection; the breaker is not told.
+  e->breaker.CountRejection();
+  table_.Touch(e);
+  if (events_.has_listeners()) [[unlikely]] events_.Rejected(e->key());
+  if (status != nullptr) {
+    try {
+      *status = absl::ResourceExhaustedError(
+          ConcurrencyLimitMessage(e->key(), limit));
+    } catch (...) {
+      *status = absl::ResourceExhaustedError("concurrency limit reached");
+    }
+  }
+  Epoch::Unpin(pin);
+  Verdict v;
+  v.refusal = Refusal::kBusy;
+  v.limit = limit;
+  return v;
+}
+
+void SetCore::ThrowRefusal(std::string_view peer, const Verdict& v) const {
+  switch (v.refusal) {
+    case Refusal::kBadPeer:
+      throw std::invalid_argument(std::string(CheckPeer(peer).message()));
+    case Refusal::kBusy:
+      throw ConcurrencyLimitError(peer, v.limit);
+    default:
+      throw CircuitOpenError(peer, v.retry_after_ns == INT64_MAX
+                                       ? absl::InfiniteDuration()
+                                       : absl::Nanoseconds(v.retry_after_ns));
+  }
+}
+
 Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
                              std::uint32_t pin) {
   try {
@@ -263,7 +313,13 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
       return Refuse(e, pin, retry_after_ns, status);
     }
   }
+  // The bulkhead: a slot first, given back when the breaker refuses.
+  const std::int32_t limit = e->breaker.policy()->max_concurrent;
+  if (limit > 0 && !e->breaker.TryTakeSlot(limit)) {
+    return RefuseBusy(e, pin, limit, status);
+  }
   Decision d = e->breaker.Admit(*clock_);
+  if (limit > 0 && !d.admitted) e->breaker.ReleaseSlot();
   if (d.retired) [[unlikely]] {
     // Dropped from the table since it was found: the peer's live entry.
     Entry* live = CreatePinned(e->key(), e->hash, pin);
@@ -274,7 +330,7 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
   table_.Touch(e);
   Verdict v;
   v.ticket.breaker = &e->breaker;
-  v.ticket.generation = d.generation;
+  v.ticket.generation = d.generation | (limit > 0 ? kHoldsSlot : 0);
   v.ticket.pin = pin;
   v.ticket.probe = d.probe;
   if (e->breaker.TimesCalls()) v.ticket.start_ns = ToNanos(clock_->now());
@@ -285,8 +341,10 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
 
 void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
                             Outcome outcome) noexcept {
-  Settled s = e->breaker.Settle(ticket.generation, ticket.probe, outcome,
-                                ticket.start_ns, *clock_);
+  Settled s = e->breaker.Settle(ticket.generation & ~kHoldsSlot, ticket.probe,
+                                outcome, ticket.start_ns, *clock_);
+  // The slot goes back to the breaker it was taken from, retired or not.
+  if ((ticket.generation & kHoldsSlot) != 0) e->breaker.ReleaseSlot();
   if (s.retired) [[unlikely]] {
     e = SettleOnLive(e, s.late, outcome, ticket.start_ns, &s);
     if (e == nullptr) {
@@ -306,8 +364,82 @@ void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
       }
     }
   }
+  if (s.suppressed) [[unlikely]] ReportSuppressed(e, s.now_ns);
   if (s.transition.happened) Report(e, s.transition);
+  if (judging_ && s.now_ns != 0) MaybeEvaluate(s.now_ns);
   Epoch::Unpin(ticket.pin);
+}
+
+void SetCore::ReportSuppressed(Entry* e, std::int64_t now_ns) noexcept {
+  const std::int64_t open = budget_ != nullptr ? budget_->open() : 0;
+  const std::int64_t limit =
+      budget_ != nullptr ? budget_->Limit(table_.size()) : 0;
+  events_.TripSuppressed(e->key(), now_ns, open, limit,
+                         options_.max_open_fraction);
+}
+
+void SetCore::MaybeEvaluate(std::int64_t now_ns) noexcept {
+  std::int64_t due = next_evaluation_ns_.load(std::memory_order_relaxed);
+  if (now_ns < due) return;
+  // One settle wins the evaluation; the others go on.
+  if (!next_evaluation_ns_.compare_exchange_strong(
+          due, SatAdd(now_ns, outlier_interval_ns_),
+          std::memory_order_relaxed)) {
+    return;
+  }
+  try {
+    EvaluateOutliers(now_ns);
+  } catch (...) {
+    // Out of memory gathering the figures: this evaluation is skipped.
+  }
+}
+
+std::size_t SetCore::EvaluateOutliers(std::int64_t now_ns) {
+  if (!judging_) return 0;
+  next_evaluation_ns_.store(SatAdd(now_ns, outlier_interval_ns_),
+                            std::memory_order_relaxed);
+  EpochGuard pin;
+  std::vector<Entry*> entries;
+  std::vector<PeerCalls> calls;
+  {
+    MutexLock lock(&evaluation_mu_);
+    IntervalCalls ic;
+    ForEachEntry([&](Entry* e) {
+      if (!e->breaker.TakeInterval(&ic)) return;
+      PeerCalls pc;
+      pc.calls = ic.calls;
+      pc.failures = ic.failures;
+      if (ic.samples > 0) {
+        pc.median_ns = MedianOf(std::span(ic.latency_ns, ic.samples));
+      }
+      pc.ejectable = ic.state == State::kClosed;
+      entries.push_back(e);
+      calls.push_back(pc);
+    });
+  }
+  std::size_t ejected = 0;
+  const bool enforce = options_.outlier.enforce;
+  for (Ejection& j : JudgeOutliers(calls, options_.outlier)) {
+    Entry* e = entries[j.index];
+    if (!enforce) {
+      e->breaker.CountEjection();
+      events_.Ejected(e->key(), j.reason, /*enforced=*/false);
+      ++ejected;
+      continue;
+    }
+    Settled s = e->breaker.Eject(now_ns);
+    if (s.suppressed) {
+      ReportSuppressed(e, now_ns);
+      continue;
+    }
+    // Retired, or no longer closed: nothing to eject.
+    if (!s.transition.happened) continue;
+    e->breaker.CountEjection();
+    events_.Ejected(e->key(), j.reason, /*enforced=*/true);
+    Report(e, s.transition);
+    ++ejected;
+  }
+  return ejected;
 }
 
 void SetCore::Settle(const Ticket& ticket, Outcome outcome) noexcept {
@@ -475,6 +607,10 @@ PeerSnapshot SetCore::SnapshotOf(Entry* e) const {
   s.trips_in_a_row = v.trips_in_a_row;
   if (v.open_until_set) s.open_until = FromNanos(v.open_until_ns);
   s.probes_in_flight = v.probes_in_flight;
+  s.ejections = v.ejections;
+  s.suppressed_trips = v.suppressed_trips;
+  s.in_flight = e->breaker.policy()->max_concurrent > 0 ? v.in_flight
+                                                        : v.probes_in_flight;
   return s;
 }
 
@@ -559,6 +695,8 @@ bool SetCore::WouldAdmit(std::string_view peer) const {
 }
 
 bool SetCore::WouldAdmit(Entry* e) const noexcept {
+  const std::int32_t limit = e->breaker.policy()->max_concurrent;
+  if (limit > 0 && e->breaker.SlotsTaken() >= limit) return false;
   switch (e->breaker.EffectiveState(*clock_)) {
     case State::kClosed:
     case State::kDisabled:

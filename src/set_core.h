@@ -48,6 +48,7 @@ using Matcher = bool (*)(const std::exception_ptr&);
 enum class Refusal : std::uint8_t {
   kNone,     // admitted
   kOpen,     // open, forced open, or half-open with every probe slot taken
+  kBusy,     // the bulkhead is full (max_concurrent_calls)
   kBadPeer,  // the peer id is empty or too long
 };
 
@@ -60,6 +61,7 @@ struct Verdict {
   Ticket ticket;  // admitted when ticket.breaker is set
   Refusal refusal = Refusal::kNone;
   std::int64_t retry_after_ns = 0;  // kOpen; INT64_MAX: forced open
+  std::int32_t limit = 0;           // kBusy: max_concurrent_calls
 
   bool admitted() const noexcept { return ticket.breaker != nullptr; }
 };
@@ -80,8 +82,10 @@ class SetCore final : public CoreHot, public StoreSink {
   // SetCore::Admit()
   //
   // Admits a call to `peer` (creating it if needed), or refuses it; on a
-  // refusal fills `*status` when not null (the peer's kUnavailable, or
-  // kInvalidArgument for a bad id). The ticket holds a pin until settled.
+  // refusal fills `*status` when not null (the peer's kUnavailable, its
+  // kResourceExhausted when the bulkhead is full, or kInvalidArgument for a
+  // bad id). The ticket holds a pin until settled; when the peer has a
+  // bulkhead, a slot too.
   // May throw std::bad_alloc (creating a peer).
   ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
                                              absl::Status* status);
@@ -109,6 +113,18 @@ class SetCore final : public CoreHot, public StoreSink {
 
   // Validates a peer id: OK or kInvalidArgument naming what is wrong.
   absl::Status CheckPeer(std::string_view peer) const;
+
+  // Throws what `v`'s refusal of `peer` is: std::invalid_argument for a bad
+  // peer id, CircuitOpenError, or ConcurrencyLimitError.
+  [[noreturn]] void ThrowRefusal(std::string_view peer, const Verdict& v) const;
+
+  // SetCore::EvaluateOutliers()
+  //
+  // One outlier evaluation at `now_ns` (OutlierOptions); returns how many
+  // peers it ejected (or detected, when not enforced). The next automatic
+  // one is due an interval later.
+  std::size_t EvaluateOutliers(std::int64_t now_ns);
+  std::size_t EvaluateOutliers() { return EvaluateOutliers(NowNs()); }
 
   bool StatusIsFailure(const absl::Status& s) const noexcept;
   void AddMatcher(Matcher m, bool ignore);
@@ -160,6 +176,13 @@ class SetCore final : public CoreHot, public StoreSink {
   // the pin.
   Verdict Refuse(Entry* e, std::uint32_t pin, std::int64_t retry_after_ns,
                  absl::Status* status) noexcept;
+  // The same for a full bulkhead of `limit` slots.
+  Verdict RefuseBusy(Entry* e, std::uint32_t pin, std::int32_t limit,
+                     absl::Status* status) noexcept;
+  // Runs an outlier evaluation when one is due at `now_ns`.
+  void MaybeEvaluate(std::int64_t now_ns) noexcept;
+  // Reports a suppressed trip of `e` at `now_ns`.
+  void ReportSuppressed(Entry* e, std::int64_t now_ns) noexcept;
   // The settle engine past its first step.
   void SettleGeneral(Entry* e, const Ticket& ticket, Outcome outcome) noexcept;
 
@@ -216,8 +239,13 @@ class SetCore final : public CoreHot, public StoreSink {
   const std::uint32_t failure_code_mask_;
   const std::int64_t idle_ns_;
   const Policy* default_policy_ = nullptr;  // owned by policies_
+  // Outlier detection: whether any rule is on, and its interval.
+  const bool judging_;
+  const std::int64_t outlier_interval_ns_;
 
-  // Has its own synchronization.
+  // Has its own synchronization. The budget (max_open_fraction < 1, else
+  // null) outlives the table, whose breakers count themselves in it.
+  const std::unique_ptr<OpenBudget> budget_;
   PeerTable table_;
   Events events_;
   std::atomic<const Classifier*> classifier_{nullptr};
@@ -229,6 +257,12 @@ class SetCore final : public CoreHot, public StoreSink {
   absl::flat_hash_map<std::string, const Policy*> overrides_
       ABSL_GUARDED_BY(mu_);
   std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // When the next automatic outlier evaluation is due.
+  std::atomic<std::int64_t> next_evaluation_ns_{0};
+  // Serialises gathering an evaluation's figures (a leaf: held over no
+  // other lock of the set's, nor over listeners).
+  Mutex evaluation_mu_;
 };
 
 // ---------------------------------------------------------------------------

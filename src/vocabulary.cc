@@ -121,6 +121,36 @@ absl::Status BreakerOptions::validate() const {
   if (!(jitter >= 0 && jitter < 1)) {
     return Bad("jitter", Num(jitter), "in [0, 1)");
   }
+  if (max_concurrent_calls < 0) {
+    return Bad("max_concurrent_calls", absl::StrCat(max_concurrent_calls),
+               ">= 0 (0: unlimited)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OutlierOptions::validate() const {
+  if (interval <= absl::ZeroDuration() || interval == absl::InfiniteDuration()) {
+    return Bad("outlier.interval", absl::FormatDuration(interval),
+               "finite and > 0");
+  }
+  if (minimum_peers < 1) {
+    return Bad("outlier.minimum_peers", absl::StrCat(minimum_peers), ">= 1");
+  }
+  if (minimum_calls < 0) {
+    return Bad("outlier.minimum_calls", absl::StrCat(minimum_calls), ">= 0");
+  }
+  if (!(success_rate_stdev_factor >= 0) || std::isinf(success_rate_stdev_factor)) {
+    return Bad("outlier.success_rate_stdev_factor",
+               Num(success_rate_stdev_factor), "finite and >= 0 (0: off)");
+  }
+  if (!(failure_percentage_threshold >= 0 && failure_percentage_threshold <= 1)) {
+    return Bad("outlier.failure_percentage_threshold",
+               Num(failure_percentage_threshold), "in [0, 1] (0: off)");
+  }
+  if (!(latency_factor == 0 || latency_factor > 1) || std::isinf(latency_factor)) {
+    return Bad("outlier.latency_factor", Num(latency_factor),
+               "0 (off) or finite and above 1");
+  }
   return absl::OkStatus();
 }
 
@@ -128,6 +158,10 @@ absl::Status SetOptions::validate() const {
   if (absl::Status s = defaults.validate(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("defaults.", s.message()));
   }
+  if (!(max_open_fraction > 0 && max_open_fraction <= 1)) {
+    return Bad("max_open_fraction", Num(max_open_fraction), "in (0, 1]");
+  }
+  if (absl::Status s = outlier.validate(); !s.ok()) return s;
   if (idle_timeout < absl::ZeroDuration()) {
     return Bad("idle_timeout", absl::FormatDuration(idle_timeout),
                ">= 0 (0: never)");
@@ -154,17 +188,31 @@ std::string OpenCircuitMessage(std::string_view peer) {
                       absl::string_view(peer.data(), peer.size()), "'");
 }
 
+std::string ConcurrencyLimitMessage(std::string_view peer, int limit) {
+  return absl::StrCat("concurrency limit reached for peer '",
+                      absl::string_view(peer.data(), peer.size()), "': ",
+                      limit, " calls in flight (max_concurrent_calls)");
+}
+
 }  // namespace internal
+
+RejectedError::RejectedError(std::string_view peer, const std::string& message)
+    : std::runtime_error(message), peer_(peer) {}
 
 CircuitOpenError::CircuitOpenError(std::string_view peer,
                                    absl::Duration retry_after)
-    : std::runtime_error(absl::StrCat(
-          internal::OpenCircuitMessage(peer),
-          retry_after == absl::InfiniteDuration()
-              ? " (forced open)"
-              : absl::StrCat(" (retry after ", absl::FormatDuration(retry_after),
-                             ")"))),
-      peer_(peer),
+    : RejectedError(
+          peer,
+          absl::StrCat(internal::OpenCircuitMessage(peer),
+                       retry_after == absl::InfiniteDuration()
+                           ? " (forced open)"
+                           : absl::StrCat(" (retry after ",
+                                          absl::FormatDuration(retry_after),
+                                          ")"))),
       retry_after_(retry_after) {}
+
+ConcurrencyLimitError::ConcurrencyLimitError(std::string_view peer, int limit)
+    : RejectedError(peer, internal::ConcurrencyLimitMessage(peer, limit)),
+      limit_(limit) {}
 
 }  // namespace circuit

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -256,16 +257,19 @@ std::string ErrorsOf(const Exposition& x) {
   return out;
 }
 
-const char* const kCounters[] = {"circuit_calls_total", "circuit_failures_total",
-                                 "circuit_rejections_total",
-                                 "circuit_trips_total"};
+const char* const kCounters[] = {
+    "circuit_calls_total",      "circuit_failures_total",
+    "circuit_rejections_total", "circuit_trips_total",
+    "circuit_ejections_total",  "circuit_suppressed_trips_total"};
+// Per peer: one series per state, counter and gauge (circuit_in_flight).
+constexpr std::size_t kSeriesPerPeer = 5 + std::size(kCounters) + 1;
 const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
                          State::kForcedOpen, State::kDisabled};
 
 struct Fixture : ManualSetFixture {
   // Admits one call to `peer`, a new peer, and checks the exposition: well
   // formed, the peer labelled as `label` (as written in the text), its one
-  // call counted, and one series per state and counter.
+  // call counted, and one series per state, counter and gauge.
   void ExpectOneCallLabelled(std::string_view peer, std::string_view label) {
     set.context(peer).succeed();
 
@@ -275,7 +279,7 @@ struct Fixture : ManualSetFixture {
     BOOST_TEST(x.errors.empty(), ErrorsOf(x));
     BOOST_TEST(absl::StrContains(text, "peer=\"" + std::string(label) + "\""));
     BOOST_TEST(ValueOf(x, "circuit_calls_total", std::string(peer)) == 1);
-    BOOST_TEST(x.samples.size() == 9u);
+    BOOST_TEST(x.samples.size() == kSeriesPerPeer);
   }
 
   // One peer in each state, with some traffic.
@@ -309,6 +313,8 @@ BOOST_AUTO_TEST_CASE(AnEmptySetHasEveryFamilyAndNoSamples) {
     BOOST_TEST(!x.help[c].empty());
   }
   BOOST_TEST(!x.help["circuit_state"].empty());
+  BOOST_TEST(x.type["circuit_in_flight"] == "gauge");
+  BOOST_TEST(!x.help["circuit_in_flight"].empty());
 }
 
 BOOST_AUTO_TEST_CASE(IsWellFormedForEveryState) {
@@ -317,7 +323,7 @@ BOOST_AUTO_TEST_CASE(IsWellFormedForEveryState) {
   Exposition x = Parse(set.prometheus_text());
 
   BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(x.samples.size() == 6u * (5 + 4));
+  BOOST_TEST(x.samples.size() == 6 * kSeriesPerPeer);
 }
 
 BOOST_AUTO_TEST_CASE(OneGaugePerPeerAndStateWithTheCurrentOneSet) {
@@ -405,7 +411,7 @@ BOOST_AUTO_TEST_CASE(PeersDifferingOnlyInInvalidBytesKeepTheirOwnSeries) {
   Exposition x = Parse(text);
 
   BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(x.samples.size() == 18u);
+  BOOST_TEST(x.samples.size() == 2 * kSeriesPerPeer);
   BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\xFF"} 1)"));
   BOOST_TEST(absl::StrContains(text, R"(circuit_calls_total{peer="db\\xFE"} 1)"));
   BOOST_TEST(ValueOf(x, "circuit_failures_total", "db\xff") == 0);
@@ -489,7 +495,7 @@ BOOST_DATA_TEST_CASE_F(Fixture, AnyPrefixGivesValidNames,
   Exposition x = Parse(set.prometheus_text(prefix));
 
   BOOST_TEST(x.errors.empty(), ErrorsOf(x));
-  BOOST_TEST(x.samples.size() == 9u);
+  BOOST_TEST(x.samples.size() == kSeriesPerPeer);
 }
 
 BOOST_AUTO_TEST_CASE(ManyPeersEachAppearOncePerSeries) {

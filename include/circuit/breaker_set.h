@@ -13,9 +13,11 @@
 // then a few probe calls decide whether it closes again.
 //
 // Two channels report what happened, and a caller handles both:
-//   - rejection ("not attempted: the circuit is open") is a
-//     `CircuitOpenError` from `context()`, or `kUnavailable` from
-//     `try_context()` and from `call()` of a status-returning function;
+//   - refusal ("not attempted") is a `RejectedError` from `context()`:
+//     `CircuitOpenError` when the circuit is open, `ConcurrencyLimitError`
+//     when the peer's bulkhead is full; or `kUnavailable` /
+//     `kResourceExhausted` from `try_context()` and from `call()` of a
+//     status-returning function;
 //   - the caller's own failure ("attempted, and it failed") is whatever the
 //     caller's code threw or returned, passed through unchanged.
 //
@@ -25,6 +27,12 @@
 // Lifetimes: what the set was given (listeners, `options_for` and what it
 // captures, the store) is released by the time its destructor returns, on
 // the thread that destroys it; the clock is not read after that.
+//
+// The set also judges its peers together (DESIGN.md 2.3): it can cap how
+// many are open at once (`SetOptions::max_open_fraction`), eject the ones
+// much worse or slower than the rest (`OutlierOptions`,
+// `evaluate_outliers()`) and bound each peer's calls in flight
+// (`BreakerOptions::max_concurrent_calls`).
 //
 // fork(): a set made in a child process works normally. A set made before
 // fork() may be used in the child too; if another thread of the parent
@@ -106,15 +114,17 @@ class CircuitBreakerSet {
   // CircuitBreakerSet::context()
   //
   // Admits a call to `peer` (creating its breaker on first use) and returns
-  // its guard, or throws `CircuitOpenError` when the breaker rejects it.
-  // Throws `std::invalid_argument` when `peer` is empty or longer than
+  // its guard, or throws `CircuitOpenError` when the breaker rejects it and
+  // `ConcurrencyLimitError` when its bulkhead is full. Throws
+  // `std::invalid_argument` when `peer` is empty or longer than
   // `SetOptions::max_peer_id_bytes`.
   Context context(std::string_view peer);
 
   // CircuitBreakerSet::try_context()
   //
   // The same decision without exceptions: `kUnavailable` naming the peer
-  // when rejected, `kInvalidArgument` for a bad peer id.
+  // when rejected, `kResourceExhausted` naming the peer when its bulkhead is
+  // full, `kInvalidArgument` for a bad peer id.
   absl::StatusOr<Context> try_context(std::string_view peer);
 
   // CircuitBreakerSet::call()
@@ -123,19 +133,22 @@ class CircuitBreakerSet {
   //   - what `fn` throws is classified by `handle_error()` /
   //     `ignore_error()` and rethrown unchanged (the same object);
   //   - an `absl::Status` / `absl::StatusOr<T>` result is classified by
-  //     `SetOptions::failure_codes`, and a rejection is returned as
-  //     `kUnavailable` instead of thrown;
+  //     `SetOptions::failure_codes`, and a refusal is returned as its status
+  //     (`kUnavailable`, `kResourceExhausted`) instead of thrown;
   //   - any other result is a success (see the `FailsWhen` overloads).
-  // Returns what `fn` returned. Throws `CircuitOpenError` when rejected and
-  // `fn` does not return a status.
+  // Returns what `fn` returned. Throws the `RejectedError` of the refusal
+  // when `fn` does not return a status.
   template <class F>
   auto call(std::string_view peer, F&& fn);
 
   // CircuitBreakerSet::call(peer, fn, fallback)
   //
-  // As `call(peer, fn)`, but when the call is rejected returns `fallback()`
-  // (or `fallback(const CircuitOpenError&)`) instead. The fallback's result
-  // must convert to `fn`'s.
+  // As `call(peer, fn)`, but when the call is refused returns `fallback()`,
+  // or `fallback(e)` with the refusal `e` (a `CircuitOpenError` or a
+  // `ConcurrencyLimitError`) when the fallback takes it. A fallback that
+  // takes only `const CircuitOpenError&` is not called for a full bulkhead:
+  // that refusal is then reported as without a fallback. The fallback's
+  // result must convert to `fn`'s.
   template <class F, class Fallback>
     requires(!internal::kIsFailsWhen<std::decay_t<Fallback>>)
   auto call(std::string_view peer, F&& fn, Fallback&& fallback);
@@ -228,6 +241,16 @@ class CircuitBreakerSet {
   // Peers currently tracked.
   std::size_t size() const;
 
+  // CircuitBreakerSet::evaluate_outliers()
+  //
+  // Runs one outlier evaluation now (see `OutlierOptions`) over the calls
+  // settled since the previous one, and returns how many peers it ejected
+  // (with `OutlierOptions::enforce` false: would have ejected). An ejection
+  // suppressed by `max_open_fraction` is not counted. The next automatic
+  // evaluation is due one `interval` from now. Returns 0 when every rule is
+  // off.
+  std::size_t evaluate_outliers();
+
   // CircuitBreakerSet::sweep()
   //
   // Drops the closed peers idle for longer than `SetOptions::idle_timeout`
@@ -243,10 +266,12 @@ class CircuitBreakerSet {
   // CircuitBreakerSet::prometheus_text()
   //
   // Every tracked peer in the Prometheus text exposition format (version
-  // 0.0.4): `circuit_state` (a gauge per peer and state) and the counters
+  // 0.0.4): `circuit_state` (a gauge per peer and state), the counters
   // `circuit_calls_total`, `circuit_failures_total`,
-  // `circuit_rejections_total`, `circuit_trips_total`. `prefix` replaces
-  // "circuit" in the metric names.
+  // `circuit_rejections_total`, `circuit_trips_total`,
+  // `circuit_ejections_total`, `circuit_suppressed_trips_total`, and the
+  // gauge `circuit_in_flight`. `prefix` replaces "circuit" in the metric
+  // names.
   //
   // The `peer` label: peer ids are bytes, label values are UTF-8, and two
   // peers must never share a series. So the label value keeps valid UTF-8
@@ -272,7 +297,7 @@ class CircuitBreakerSet {
   // peer id reads `false`. Closed and disabled breakers read `true`; open
   // and forced-open ones `false`, except an open breaker whose reset timeout
   // has passed, which reads `true` like a half-open one with a free probe
-  // slot.
+  // slot. A full bulkhead reads `false`.
   // NOTE: advisory; another thread may take the last probe slot before you
   // act. To reserve a peer, use `first_admitting()` or `try_context()`.
   bool would_admit(std::string_view peer) const;
@@ -299,10 +324,11 @@ class CircuitBreakerSet {
   friend class PeerHandle;
   struct Admission;
 
-  // Admits or rejects without throwing (the engine under every form); with
-  // `want_status`, a rejection carries its kUnavailable status.
+  // Admits or refuses without throwing (the engine under every form); with
+  // `want_status`, a refusal carries its status.
   Admission admit(std::string_view peer, bool want_status);
-  // Throws std::invalid_argument for a bad peer id, else CircuitOpenError.
+  // Throws std::invalid_argument for a bad peer id, else the refusal's
+  // RejectedError.
   [[noreturn]] static void throw_rejection(const Admission& a);
 
   // Classification hooks behind the templates.
@@ -337,6 +363,13 @@ struct PeerSnapshot {
   int trips_in_a_row = 0;                 // drives the backoff
   absl::Time open_until = absl::InfinitePast();  // end of the open period
   int probes_in_flight = 0;
+  std::uint64_t ejections = 0;        // by outlier detection (detections
+                                      // when OutlierOptions::enforce is off)
+  std::uint64_t suppressed_trips = 0;  // by SetOptions::max_open_fraction
+  // Calls admitted and not yet settled: exact while max_concurrent_calls is
+  // on; otherwise the probes in flight (closed calls are not counted then,
+  // which keeps the closed path free of shared writes).
+  int in_flight = 0;
 };
 
 // PeerHandle

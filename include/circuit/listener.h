@@ -64,6 +64,20 @@ class Listener {
     (void)from;
     (void)to;
   }
+
+  // Outlier detection judged `peer` much worse than the other peers, for
+  // `reason` (for example "median latency 48ms vs 9ms across 7 peers").
+  // Called before the state change of the ejection. With
+  // `OutlierOptions::enforce` false, the reason starts with "would eject: "
+  // and no state change follows.
+  virtual void ejected(std::string_view peer, std::string_view reason) {
+    (void)peer;
+    (void)reason;
+  }
+
+  // A trip of `peer` (by its trip rules, or an ejection) was suppressed by
+  // `SetOptions::max_open_fraction`: its breaker stays closed.
+  virtual void trip_suppressed(std::string_view peer) { (void)peer; }
 };
 
 }  // namespace circuit

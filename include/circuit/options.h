@@ -6,9 +6,11 @@
 // -----------------------------------------------------------------------------
 //
 // `BreakerOptions` is the policy of one peer's breaker: when it opens, how
-// long it stays open, how it probes its way back. `SetOptions` configures a
-// whole `CircuitBreakerSet`: the default policy, the clock, the logger, the
-// limits on how many peers are tracked, and an optional shared store.
+// long it stays open, how it probes its way back, how many of its calls may
+// be in flight. `SetOptions` configures a whole `CircuitBreakerSet`: the
+// default policy, how its peers are judged together (`max_open_fraction`,
+// `OutlierOptions`), the clock, the logger, the limits on how many peers
+// are tracked, and an optional shared store.
 //
 // Every rule that trips a breaker is listed here; a breaker opens when any
 // enabled rule fires. Only the window rule (`max_failures` within
@@ -141,6 +143,18 @@ struct BreakerOptions {
   // Default: 0.  REQUIRES: 0 <= value < 1.
   double jitter = 0;
 
+  // -------------------
+  // Bulkhead
+
+  // The most admitted calls of the peer that may be unsettled at once; past
+  // it, admission is refused (`ConcurrencyLimitError`, or
+  // `kResourceExhausted` naming the peer). A refusal is not a failure and
+  // never trips the breaker. 0: unlimited.
+  // Cost: off, nothing; on, every call takes the library's general path
+  // (one atomic add at admission and one at settling).
+  // Default: 0.  REQUIRES: >= 0.
+  int max_concurrent_calls = 0;
+
   // BreakerOptions::validate()
   //
   // OK, or `kInvalidArgument` whose message names the first bad field and
@@ -148,6 +162,77 @@ struct BreakerOptions {
   absl::Status validate() const;
 
   bool operator==(const BreakerOptions&) const = default;
+};
+
+// OutlierOptions
+//
+// Outlier ejection: the set compares its peers with each other and ejects
+// (trips) the ones that do much worse than the rest, as Envoy's outlier
+// detection does. Every rule is off at its default.
+//
+// "Calls" here are the outcomes counted as success or failure (ignored ones
+// are not) settled since the previous evaluation. A peer is judged when it
+// had at least `minimum_calls` of them, and nothing is judged unless at
+// least `minimum_peers` peers are. Only closed peers are ejected. An
+// ejection is a trip: the peer opens for its open period (with its
+// backoff), probes then decide, and `SetOptions::max_open_fraction` may
+// suppress it.
+//
+// When evaluation runs: on `CircuitBreakerSet::evaluate_outliers()`, and by
+// itself on the first settle at or past `interval` after the previous
+// evaluation that reads the clock anyway: a counted failure, or a timed
+// call (`latency_factor` or a slow-call rule on). A closed success of an
+// untimed call never runs it and pays nothing for it: no lock, clock read
+// or allocation. That is no loss: the two rate rules cannot eject without a
+// failure since the previous evaluation, and the latency rule times every
+// call.
+struct OutlierOptions {
+  // How often evaluation runs by itself (see above).
+  // Default: 10 seconds.  REQUIRES: > 0.
+  absl::Duration interval = absl::Seconds(10);
+
+  // No judgement unless at least this many peers had `minimum_calls` calls
+  // since the previous evaluation.
+  // Default: 5.  REQUIRES: >= 1.
+  int minimum_peers = 5;
+
+  // A peer with fewer calls since the previous evaluation is not judged.
+  // Default: 20.  REQUIRES: >= 0.
+  int minimum_calls = 20;
+
+  // A judged peer whose success rate is below mean - factor * stdev of the
+  // judged peers' success rates is ejected (strictly below: with identical
+  // rates, stdev 0, nobody is). The standard deviation is the population
+  // one (divided by the number of judged peers), as Envoy's. 0: off; Envoy
+  // uses 1.9.
+  // Default: 0.  REQUIRES: finite and >= 0.
+  double success_rate_stdev_factor = 0;
+
+  // A judged peer whose failures / calls reaches this fraction is ejected.
+  // 0: off.
+  // Default: 0.  REQUIRES: in [0, 1].
+  double failure_percentage_threshold = 0;
+
+  // A judged peer whose median call latency is above this factor times the
+  // median of the judged peers' medians is ejected. While on, every call is
+  // timed (two clock reads and the general path), and each peer keeps its
+  // last 64 latencies since the previous evaluation: the median is theirs.
+  // A median of an even count is the mean of the two middle values. 0: off.
+  // Default: 0.  REQUIRES: 0, or above 1.
+  double latency_factor = 0;
+
+  // false: detect only. Detections are logged, counted (in
+  // `PeerSnapshot::ejections`) and reported to listeners (`ejected()`, the
+  // reason starting with "would eject: "), and nothing is ejected.
+  // Default: true.
+  bool enforce = true;
+
+  // OutlierOptions::validate()
+  //
+  // OK, or `kInvalidArgument` naming the first bad field.
+  absl::Status validate() const;
+
+  bool operator==(const OutlierOptions&) const = default;
 };
 
 // SetOptions
@@ -175,6 +260,27 @@ struct SetOptions {
       absl::StatusCode::kInternal,    absl::StatusCode::kUnknown,
       absl::StatusCode::kResourceExhausted, absl::StatusCode::kAborted,
       absl::StatusCode::kDataLoss};
+
+  // -------------------
+  // Judging peers together
+
+  // Automatic decisions (trip rules, outlier ejection) never leave more than
+  // max(1, floor(max_open_fraction * size())) peers open, half-open or
+  // forced open. A trip that would go past that is suppressed: the breaker
+  // stays closed and keeps its failure history, so the next counted failure
+  // after room frees up trips it; `PeerSnapshot::suppressed_trips` counts
+  // it, it is logged (at most one line per `log_interval`) and listeners get
+  // `trip_suppressed()`. Manual `open()` and `force_open()`, and a shared
+  // store's decisions, are never refused and count toward the limit. When
+  // the caller's own network fails every peer looks sick at once; tripping
+  // them all would turn a partial outage into a total one.
+  // Cost: below 1, every open and close of a breaker counts itself in one
+  // shared atomic; nothing on the closed path either way.
+  // Default: 1 (no limit).  REQUIRES: in (0, 1].
+  double max_open_fraction = 1;
+
+  // Outlier ejection; see OutlierOptions.
+  OutlierOptions outlier;
 
   // -------------------
   // Peers
@@ -225,7 +331,8 @@ struct SetOptions {
 
   // SetOptions::validate()
   //
-  // `defaults.validate()`, then the set-level fields.
+  // `defaults.validate()`, then the set-level fields (`outlier.validate()`
+  // among them).
   absl::Status validate() const;
 };
 

@@ -40,24 +40,11 @@ std::vector<prometheus::MetricFamily> PrometheusCollectable::Collect() const {
       Family(prefix_ + "_state",
              "Breaker state per peer: 1 for the current state.",
              prometheus::MetricType::Gauge);
-  struct Counter {
-    const char* name;
-    const char* help;
-    std::uint64_t PeerSnapshot::*field;
-  };
-  const Counter kCounters[] = {
-      {"_calls_total", "Admitted calls with a recorded outcome.",
-       &PeerSnapshot::calls},
-      {"_failures_total", "Counted failures.", &PeerSnapshot::failures},
-      {"_rejections_total", "Calls rejected by the breaker.",
-       &PeerSnapshot::rejections},
-      {"_trips_total", "Transitions into the open state.", &PeerSnapshot::trips},
-  };
   const State kStates[] = {State::kClosed, State::kOpen, State::kHalfOpen,
                            State::kForcedOpen, State::kDisabled};
 
   std::vector<prometheus::MetricFamily> out;
-  out.reserve(1 + std::size(kCounters));
+  out.reserve(1 + std::size(internal::kPeerSeries));
   state.metric.reserve(peers.size() * std::size(kStates));
   std::vector<std::string> labels;
   labels.reserve(peers.size());
@@ -71,14 +58,20 @@ std::vector<prometheus::MetricFamily> PrometheusCollectable::Collect() const {
     }
   }
   out.push_back(std::move(state));
-  for (const Counter& c : kCounters) {
+  for (const internal::PeerSeries& c : internal::kPeerSeries) {
     prometheus::MetricFamily f =
-        Family(prefix_ + c.name, c.help, prometheus::MetricType::Counter);
+        Family(prefix_ + c.name, c.help,
+               c.counter ? prometheus::MetricType::Counter
+                         : prometheus::MetricType::Gauge);
     f.metric.reserve(peers.size());
     for (std::size_t i = 0; i < peers.size(); ++i) {
       prometheus::ClientMetric m;
       m.label = {{"peer", labels[i]}};
-      m.counter.value = static_cast<double>(peers[i].*c.field);
+      if (c.counter) {
+        m.counter.value = c.value(peers[i]);
+      } else {
+        m.gauge.value = c.value(peers[i]);
+      }
       f.metric.push_back(std::move(m));
     }
     out.push_back(std::move(f));

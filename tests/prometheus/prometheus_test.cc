@@ -79,10 +79,13 @@ BOOST_AUTO_TEST_CASE(CollectsTheSameFamiliesAsTheTextExposition) {
 
   std::map<std::string, prometheus::MetricType> types;
   for (const auto& f : families) types[f.name] = f.type;
-  BOOST_TEST(families.size() == 5u);
+  BOOST_TEST(families.size() == 8u);
   BOOST_TEST((types["circuit_state"] == prometheus::MetricType::Gauge));
-  for (const char* c : {"circuit_calls_total", "circuit_failures_total",
-                        "circuit_rejections_total", "circuit_trips_total"}) {
+  BOOST_TEST((types["circuit_in_flight"] == prometheus::MetricType::Gauge));
+  for (const char* c :
+       {"circuit_calls_total", "circuit_failures_total",
+        "circuit_rejections_total", "circuit_trips_total",
+        "circuit_ejections_total", "circuit_suppressed_trips_total"}) {
     BOOST_TEST((types[c] == prometheus::MetricType::Counter), c);
   }
 }
@@ -197,7 +200,7 @@ BOOST_AUTO_TEST_CASE(AgreesWithTheTextExposition) {
 BOOST_AUTO_TEST_CASE(AnEmptySetCollectsEmptyFamilies) {
   std::vector<prometheus::MetricFamily> families = circuits->Collect();
 
-  BOOST_TEST(families.size() == 5u);
+  BOOST_TEST(families.size() == 8u);
   for (const auto& f : families) BOOST_TEST(f.metric.empty());
 }
 

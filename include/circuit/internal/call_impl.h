@@ -58,9 +58,15 @@ bool MatchesType(const std::exception_ptr& e) {
   }
 }
 
-template <class Fallback>
-decltype(auto) InvokeFallback(Fallback& fallback, const CircuitOpenError& e) {
-  if constexpr (std::is_invocable_v<Fallback&, const CircuitOpenError&>) {
+// Whether `Fallback` can stand in for a call refused with `E`: it takes the
+// refusal, or nothing.
+template <class Fallback, class E>
+inline constexpr bool kFallsBackOn =
+    std::is_invocable_v<Fallback&, const E&> || std::is_invocable_v<Fallback&>;
+
+template <class Fallback, class E>
+decltype(auto) InvokeFallback(Fallback& fallback, const E& e) {
+  if constexpr (std::is_invocable_v<Fallback&, const E&>) {
     return std::invoke(fallback, e);
   } else {
     (void)e;
@@ -71,10 +77,12 @@ decltype(auto) InvokeFallback(Fallback& fallback, const CircuitOpenError& e) {
 }  // namespace internal
 
 struct CircuitBreakerSet::Admission {
+  enum class Refusal { kNone, kOpen, kBusy, kBadPeer };
   std::optional<Context> context;  // engaged when admitted
-  absl::Status status;  // bad peer id, or the rejection (when asked for)
-  bool bad_peer = false;
-  absl::Duration retry_after = absl::ZeroDuration();
+  absl::Status status;  // bad peer id, or the refusal (when asked for)
+  Refusal refusal = Refusal::kNone;
+  absl::Duration retry_after = absl::ZeroDuration();  // kOpen
+  int limit = 0;                                      // kBusy
   std::string_view peer;
 };
 
@@ -95,16 +103,33 @@ auto CircuitBreakerSet::call_impl(std::string_view peer, F&& fn,
   constexpr bool kHasFallback = !std::is_same_v<Fallback, internal::NoFallback>;
   constexpr bool kHasPred = !std::is_same_v<Pred, internal::NoPredicate>;
 
-  Admission a = admit(peer, internal::kIsStatusLike<R> && !kHasFallback);
+  // A fallback that takes every refusal never needs the status.
+  constexpr bool kWantStatus =
+      internal::kIsStatusLike<R> &&
+      !(kHasFallback &&
+        internal::kFallsBackOn<Fallback, ConcurrencyLimitError>);
+  Admission a = admit(peer, kWantStatus);
   if (!a.context.has_value()) {
     if constexpr (kHasFallback) {
-      if (!a.bad_peer) {
+      using Refusal = Admission::Refusal;
+      if (a.refusal == Refusal::kOpen) {
         CircuitOpenError e(peer, a.retry_after);
         if constexpr (std::is_void_v<R>) {
           internal::InvokeFallback(*fallback, e);
           return;
         } else {
           return static_cast<R>(internal::InvokeFallback(*fallback, e));
+        }
+      }
+      if constexpr (internal::kFallsBackOn<Fallback, ConcurrencyLimitError>) {
+        if (a.refusal == Refusal::kBusy) {
+          ConcurrencyLimitError e(peer, a.limit);
+          if constexpr (std::is_void_v<R>) {
+            internal::InvokeFallback(*fallback, e);
+            return;
+          } else {
+            return static_cast<R>(internal::InvokeFallback(*fallback, e));
+          }
         }
       }
     }

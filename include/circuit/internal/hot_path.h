@@ -86,8 +86,9 @@ enum class Outcome : std::uint8_t { kSuccess, kFailure, kIgnored };
 // Breaker): all that a closed-state call reads and writes.
 struct BreakerHot {
   // Bits of `fast_`: what the closed path must know of the policy.
-  static constexpr std::uint8_t kTimesCalls = 1;  // slow-call rule on
+  static constexpr std::uint8_t kTimesCalls = 1;  // calls are timed
   static constexpr std::uint8_t kRateRules = 2;   // failure/slow-call rate
+  static constexpr std::uint8_t kBulkhead = 4;    // max_concurrent_calls on
 
   BreakerHot(std::uint64_t word, std::uint32_t count_id,
              std::uint8_t fast) noexcept
@@ -100,7 +101,7 @@ struct BreakerHot {
     return static_cast<std::int32_t>(
         run_fast_.load(std::memory_order_relaxed) & 0xFFFFFFFFu);
   }
-  // The policy's fast bits (kTimesCalls, kRateRules).
+  // The policy's fast bits (kTimesCalls, kRateRules, kBulkhead).
   std::uint8_t fast() const noexcept {
     return static_cast<std::uint8_t>(
         run_fast_.load(std::memory_order_relaxed) >> 32);
@@ -120,14 +121,15 @@ struct BreakerHot {
 
   // BreakerHot::AdmitsClosed()
   //
-  // The closed-state admission: when the breaker is closed or disabled and
-  // the call need not be timed, sets `*generation` and returns true (one
-  // acquire load of the word). Otherwise returns false having done nothing.
+  // The closed-state admission: when the breaker is closed or disabled, the
+  // call need not be timed and there is no bulkhead slot to take, sets
+  // `*generation` and returns true (one acquire load of the word).
+  // Otherwise returns false having done nothing.
   bool AdmitsClosed(std::uint64_t* generation) const noexcept {
     std::uint64_t w = word_.load(std::memory_order_acquire);
     State s = word::StateOf(w);
     if ((s != State::kClosed && s != State::kDisabled) ||
-        (fast() & kTimesCalls) != 0) {
+        (fast() & (kTimesCalls | kBulkhead)) != 0) {
       return false;
     }
     *generation = word::GenerationOf(w);
@@ -156,12 +158,19 @@ struct BreakerHot {
   std::atomic<std::uint64_t> run_fast_;
 };
 
+// A bit of Ticket::generation: the call holds a bulkhead slot. No breaker
+// generation has it (they fit in 45 bits), so the inline settle
+// (BreakerHot::IsPlainSuccess) never takes such a ticket, and the general
+// one gives the slot back, whatever the breaker's policy is by then.
+inline constexpr std::uint64_t kHoldsSlot = std::uint64_t{1} << 63;
+
 // Ticket
 //
 // An admitted call: what its settle needs.
 struct Ticket {
   BreakerHot* breaker = nullptr;  // null: no call (settled or moved from)
-  std::uint64_t generation = 0;   // the breaker's state when admitted
+  std::uint64_t generation = 0;   // the breaker's state when admitted, and
+                                  // kHoldsSlot
   std::int64_t start_ns = kUntimed;  // only read by the slow-call rule
   std::uint32_t pin = 0;          // the reclamation epoch this call pins
   bool probe = false;             // holds a half-open probe slot
