@@ -137,23 +137,18 @@ bool Breaker::FailureRing::AddAndCheck(std::int64_t t,
     head_ = (head_ + 1) % cap_;
     --count_;
   }
-  if (count_ >= limit_) {
-    // `limit_` failures inside (t - window, t] already: this one is the
-    // (max_failures + 1)-th. It replaces the oldest.
-    d[head_] = t;
+  // `limit_` failures inside (t - window, t] already: this one is the
+  // (max_failures + 1)-th, and the oldest falls out. Out of memory, the
+  // oldest falls out too: approximate rather than failing.
+  const bool full = count_ >= limit_;
+  if (full || (count_ == cap_ && !Grow())) {
     head_ = (head_ + 1) % cap_;
-    return true;
-  }
-  if (count_ == cap_ && !Grow()) {
-    // Out of memory: stay approximate (drop the oldest) rather than fail.
-    d[head_] = t;
-    head_ = (head_ + 1) % cap_;
-    return false;
+    --count_;
   }
   d = data();
   d[(head_ + count_) % cap_] = t;
   ++count_;
-  return false;
+  return full;
 }
 
 int Breaker::FailureRing::CountWithin(std::int64_t now,

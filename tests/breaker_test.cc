@@ -199,6 +199,22 @@ BOOST_AUTO_TEST_CASE(UnlimitedMaxFailuresTurnsTheWindowRuleOff) {
   BOOST_TEST(h.breaker.View(h.clock).failures == 1000u);
 }
 
+// The history keeps the newest max_failures failures after the one that
+// trips, also while it holds fewer than its inline slots (here 1 and 2 of
+// 3), so the count stays exact for snapshots and for a trip suppressed by
+// the set. Away from t = 0, where a never-written slot would read as a
+// failure in the window.
+BOOST_DATA_TEST_CASE(TheFailureThatTripsKeepsTheNewestInTheWindow,
+                     bdata::make({1, 2, 3}), max_failures) {
+  Harness h{Window(max_failures, absl::Seconds(60))};
+  h.At(absl::Seconds(100));
+
+  for (int i = 0; i <= max_failures; ++i) h.Fail();
+
+  BOOST_TEST(h.state() == State::kOpen);
+  BOOST_TEST(h.breaker.View(h.clock).failures_in_window == max_failures);
+}
+
 BOOST_AUTO_TEST_CASE(LargeMaxFailuresKeepsAnExactHistoryOnTheHeap) {
   Harness h{Window(50, absl::Seconds(60))};
 

@@ -19,8 +19,6 @@
 #include "absl/time/time.h"
 #include "circuit/breaker_set.h"
 #include "circuit/clock.h"
-#include "spdlog/logger.h"
-#include "spdlog/sinks/ringbuffer_sink.h"
 #include "spdlog/spdlog.h"
 #include "test_util.h"
 
@@ -28,38 +26,6 @@ namespace bdata = boost::unit_test::data;
 
 namespace circuit::testing {
 namespace {
-
-struct Line {
-  spdlog::level::level_enum level;
-  std::string text;
-};
-
-// A logger that keeps its lines in memory.
-struct Captured {
-  Captured() { logger->set_level(spdlog::level::trace); }
-
-  std::vector<Line> lines() const {
-    std::vector<Line> out;
-    for (const auto& m : sink->last_raw()) {
-      out.push_back({m.level, std::string(m.payload.data(), m.payload.size())});
-    }
-    return out;
-  }
-
-  // The lines at `level`.
-  std::vector<std::string> at(spdlog::level::level_enum level) const {
-    std::vector<std::string> out;
-    for (const Line& l : lines()) {
-      if (l.level == level) out.push_back(l.text);
-    }
-    return out;
-  }
-
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
-      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
-  std::shared_ptr<spdlog::logger> logger =
-      std::make_shared<spdlog::logger>("circuit-test", sink);
-};
 
 bool Contains(std::string_view haystack, std::string_view needle) {
   return haystack.find(needle) != std::string_view::npos;

@@ -138,6 +138,23 @@ BOOST_DATA_TEST_CASE(BadSetOptionsAreRejectedNamingTheField,
   ExpectConstructorRefuses(o, std::string(o.validate().message()));
 }
 
+// Accepted, and a set with it admits, counts, trips, evaluates and is closed
+// again.
+BOOST_DATA_TEST_CASE_F(ManualSetFixture, EdgeSetValuesAreAccepted,
+                       bdata::make(EdgeSetOptions()), edge) {
+  SetOptions o = ManualOptions(&clock, 0);
+  edge.apply(o);
+
+  BOOST_TEST(o.validate().ok(), o.validate().message());
+  CircuitBreakerSet edgy(o);
+  Succeed(edgy, "a", 3);
+  Fail(edgy, "b");
+  (void)edgy.evaluate_outliers();
+  BOOST_TEST(edgy.state("b") == State::kOpen);
+  edgy.close("b");
+  BOOST_TEST(Admits(edgy, "b"));
+}
+
 // Accepted, and a set with it admits, counts and trips and is closed again.
 BOOST_DATA_TEST_CASE_F(ManualSetFixture, EdgeValuesAreAccepted,
                        bdata::make(EdgeBreakerOptions()), edge) {

@@ -38,6 +38,8 @@
 #include "circuit/listener.h"
 #include "circuit/options.h"
 #include "circuit/state.h"
+#include "spdlog/logger.h"
+#include "spdlog/sinks/ringbuffer_sink.h"
 
 namespace circuit::testing {
 
@@ -298,6 +300,42 @@ class ThrowingListener : public Listener {
 };
 
 // ---------------------------------------------------------------------------
+// Logs
+
+// One captured log line.
+struct Line {
+  spdlog::level::level_enum level;
+  std::string text;
+};
+
+// A logger that keeps its last 1000 lines, for SetOptions::logger.
+struct Captured {
+  Captured() { logger->set_level(spdlog::level::trace); }
+
+  std::vector<Line> lines() const {
+    std::vector<Line> out;
+    for (const auto& m : sink->last_raw()) {
+      out.push_back({m.level, std::string(m.payload.data(), m.payload.size())});
+    }
+    return out;
+  }
+
+  // The lines at `level`.
+  std::vector<std::string> at(spdlog::level::level_enum level) const {
+    std::vector<std::string> out;
+    for (const Line& l : lines()) {
+      if (l.level == level) out.push_back(l.text);
+    }
+    return out;
+  }
+
+  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink =
+      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  std::shared_ptr<spdlog::logger> logger =
+      std::make_shared<spdlog::logger>("circuit-test", sink);
+};
+
+// ---------------------------------------------------------------------------
 // Option values at and past their limits
 
 // One option value, named by the field it sets. For a bad value, the field
@@ -387,6 +425,8 @@ inline std::vector<OptionValue<BreakerOptions>> BadBreakerOptions() {
       {"jitter", [](O& o) { o.jitter = 1; }},
       {"jitter", [=](O& o) { o.jitter = nan; }},
       {"jitter", [=](O& o) { o.jitter = inf; }},
+      {"max_concurrent_calls", [](O& o) { o.max_concurrent_calls = -1; }},
+      {"max_concurrent_calls", [](O& o) { o.max_concurrent_calls = INT_MIN; }},
   };
 }
 
@@ -419,6 +459,9 @@ inline std::vector<OptionValue<BreakerOptions>> EdgeBreakerOptions() {
       {"max_reset_timeout", [](O& o) { o.max_reset_timeout = o.reset_timeout; }},
       {"jitter", [](O& o) { o.jitter = 0.99; }},
       {"jitter", [](O& o) { o.jitter = 0.999; }},
+      {"max_concurrent_calls", [](O& o) { o.max_concurrent_calls = 0; }},
+      {"max_concurrent_calls", [](O& o) { o.max_concurrent_calls = 1; }},
+      {"max_concurrent_calls", [](O& o) { o.max_concurrent_calls = INT_MAX; }},
   };
   // The last edge of each field wins where a field has two.
   std::vector<std::function<void(O&)>> each;
@@ -433,6 +476,8 @@ inline std::vector<OptionValue<BreakerOptions>> EdgeBreakerOptions() {
 // error's message (BreakerOptions fields under "defaults.").
 inline std::vector<OptionValue<SetOptions>> BadSetOptions() {
   using O = SetOptions;
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
   return {
       {"defaults.max_failures", [](O& o) { o.defaults.max_failures = -1; }},
       {"defaults.half_open_max_calls", [](O& o) { o.defaults.half_open_max_calls = 0; }},
@@ -446,6 +491,63 @@ inline std::vector<OptionValue<SetOptions>> BadSetOptions() {
          o.failure_codes = {absl::StatusCode::kUnavailable, absl::StatusCode::kOk};
        }},
       {"failure_codes", [](O& o) { o.failure_codes = {absl::StatusCode::kOk}; }},
+      {"max_open_fraction", [](O& o) { o.max_open_fraction = 0; }},
+      {"max_open_fraction", [](O& o) { o.max_open_fraction = -0.5; }},
+      {"max_open_fraction", [](O& o) { o.max_open_fraction = 1.0000001; }},
+      {"max_open_fraction", [=](O& o) { o.max_open_fraction = nan; }},
+      {"max_open_fraction", [=](O& o) { o.max_open_fraction = inf; }},
+      {"outlier.interval", [](O& o) { o.outlier.interval = absl::ZeroDuration(); }},
+      {"outlier.interval",
+       [](O& o) { o.outlier.interval = -absl::Nanoseconds(1); }},
+      {"outlier.interval",
+       [](O& o) { o.outlier.interval = absl::InfiniteDuration(); }},
+      {"outlier.minimum_peers", [](O& o) { o.outlier.minimum_peers = 0; }},
+      {"outlier.minimum_peers", [](O& o) { o.outlier.minimum_peers = -1; }},
+      {"outlier.minimum_calls", [](O& o) { o.outlier.minimum_calls = -1; }},
+      {"outlier.success_rate_stdev_factor",
+       [](O& o) { o.outlier.success_rate_stdev_factor = -0.1; }},
+      {"outlier.success_rate_stdev_factor",
+       [=](O& o) { o.outlier.success_rate_stdev_factor = nan; }},
+      {"outlier.success_rate_stdev_factor",
+       [=](O& o) { o.outlier.success_rate_stdev_factor = inf; }},
+      {"outlier.failure_percentage_threshold",
+       [](O& o) { o.outlier.failure_percentage_threshold = -0.01; }},
+      {"outlier.failure_percentage_threshold",
+       [](O& o) { o.outlier.failure_percentage_threshold = 1.0000001; }},
+      {"outlier.failure_percentage_threshold",
+       [=](O& o) { o.outlier.failure_percentage_threshold = nan; }},
+      {"outlier.latency_factor", [](O& o) { o.outlier.latency_factor = 1; }},
+      {"outlier.latency_factor", [](O& o) { o.outlier.latency_factor = 0.5; }},
+      {"outlier.latency_factor", [](O& o) { o.outlier.latency_factor = -2; }},
+      {"outlier.latency_factor", [=](O& o) { o.outlier.latency_factor = nan; }},
+      {"outlier.latency_factor", [=](O& o) { o.outlier.latency_factor = inf; }},
+      {"defaults.max_concurrent_calls",
+       [](O& o) { o.defaults.max_concurrent_calls = -1; }},
+  };
+}
+
+// SetOptions values at the edge of what is allowed, each alone on the
+// defaults.
+inline std::vector<OptionValue<SetOptions>> EdgeSetOptions() {
+  using O = SetOptions;
+  return {
+      {"max_open_fraction", [](O& o) { o.max_open_fraction = 1; }},
+      {"max_open_fraction", [](O& o) { o.max_open_fraction = 1e-9; }},
+      {"outlier.interval",
+       [](O& o) { o.outlier.interval = absl::Nanoseconds(1); }},
+      {"outlier.minimum_peers", [](O& o) { o.outlier.minimum_peers = 1; }},
+      {"outlier.minimum_calls", [](O& o) { o.outlier.minimum_calls = 0; }},
+      {"outlier.success_rate_stdev_factor",
+       [](O& o) { o.outlier.success_rate_stdev_factor = 0; }},
+      {"outlier.success_rate_stdev_factor",
+       [](O& o) { o.outlier.success_rate_stdev_factor = 1e6; }},
+      {"outlier.failure_percentage_threshold",
+       [](O& o) { o.outlier.failure_percentage_threshold = 0; }},
+      {"outlier.failure_percentage_threshold",
+       [](O& o) { o.outlier.failure_percentage_threshold = 1; }},
+      {"outlier.latency_factor", [](O& o) { o.outlier.latency_factor = 0; }},
+      {"outlier.latency_factor",
+       [](O& o) { o.outlier.latency_factor = 1.0000001; }},
   };
 }
 
