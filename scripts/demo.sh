@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds circuit and runs the demo, examples/peer_pool: a simulated pool of 8
-# peers, some of which go down and come back, with each trip logged and every
-# peer's breaker state drawn over time.
+# peers, some of which go down and come back, one of which turns slow, and a
+# moment when the client's own network fails; each trip, ejection and
+# suppressed trip logged, and every peer's breaker state drawn over time.
 #
 #   bash scripts/demo.sh [--color | --no-color]
 #

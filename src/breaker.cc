@@ -317,11 +317,13 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   w = word_.load(std::memory_order_acquire);
   if (word::GenerationOf(w) != generation) {
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}, .now_ns = have_now ? now : 0};
+    return Settled{.late = true,
+                   .transition = {},
+                   .now_ns = have_now ? now : kUntimed};
   }
   State s = word::StateOf(w);
   Settled plain;
-  plain.now_ns = have_now ? now : 0;
+  plain.now_ns = have_now ? now : kUntimed;
   if (s == State::kDisabled) return plain;
   if (s == State::kClosed) {
     // The closed success path: nothing to write unless a run of failures
@@ -346,12 +348,14 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // Retired since the check above: the outcome counted here is dropped
     // with the breaker, and recorded on the live one.
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}, .now_ns = have_now ? now : 0};
+    return Settled{.late = true,
+                   .transition = {},
+                   .now_ns = have_now ? now : kUntimed};
   }
   s = word::StateOf(w);
   const Policy& q = *policy();  // may have been reconfigured meanwhile
   Settled r;
-  r.now_ns = have_now ? now : 0;
+  r.now_ns = have_now ? now : kUntimed;
   if (s == State::kClosed) {
     bool trip = false;
     if (outcome == Outcome::kSuccess) {

@@ -155,8 +155,8 @@ struct Settled {
   bool retired = false;
   // A trip was due and the open budget had no place for it: still closed.
   bool suppressed = false;
-  // The time the settle read, or 0 when it read none.
-  std::int64_t now_ns = 0;
+  // The time the settle read, or kUntimed when it read none.
+  std::int64_t now_ns = kUntimed;
 };
 
 // How many latencies a peer keeps for the outlier latency rule.

@@ -213,7 +213,8 @@ void Events::TripSuppressed(std::string_view peer, std::int64_t now_ns,
             peer, open, limit, fraction,
             unlogged == 0 ? std::string()
                           : " (" + std::to_string(unlogged) +
-                                " more suppressed trips not logged)");
+                                " earlier suppressed trips, of any peer, not "
+                                "logged)");
       } catch (...) {
       }
     } else {

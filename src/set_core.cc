@@ -366,7 +366,7 @@ void SetCore::SettleGeneral(Entry* e, const Ticket& ticket,
   }
   if (s.suppressed) [[unlikely]] ReportSuppressed(e, s.now_ns);
   if (s.transition.happened) Report(e, s.transition);
-  if (judging_ && s.now_ns != 0) MaybeEvaluate(s.now_ns);
+  if (judging_ && s.now_ns != kUntimed) MaybeEvaluate(s.now_ns);
   Epoch::Unpin(ticket.pin);
 }
 

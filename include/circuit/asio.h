@@ -58,11 +58,14 @@
 // Rejection
 // ---------
 // As with `call()` and status results: when the operation's result carries
-// an error code (above) and is default-constructible, a rejection is
+// an error code (above) and is default-constructible, a refusal is
 // returned as that result with the code `circuit::asio::errc::circuit_open`
-// (test it with `circuit::asio::is_circuit_open(ec)`) and the other elements
-// value-initialised; otherwise `CircuitOpenError` is thrown into the
-// coroutine (with `peer()` and `retry_after()`).
+// (test it with `circuit::asio::is_circuit_open(ec)`), or
+// `errc::concurrency_limit` when the peer's bulkhead is full
+// (`is_concurrency_limited(ec)`), and the other elements value-initialised;
+// otherwise the refusal's `RejectedError` (`CircuitOpenError` with `peer()`
+// and `retry_after()`, or `ConcurrencyLimitError`) is thrown into the
+// coroutine.
 // `ErrorPolicy::throw_on_rejection()` makes every rejection throw. A bad
 // peer id throws `std::invalid_argument` either way. The operation is not
 // started when rejected.
@@ -131,13 +134,20 @@ namespace circuit::asio {
 //
 // `circuit_open`: the call was not attempted because the peer's breaker
 // rejected it (the error-code form of `CircuitOpenError`).
-enum class errc { circuit_open = 1 };
+// `concurrency_limit`: the call was not attempted because the peer's
+// bulkhead was full (the error-code form of `ConcurrencyLimitError`).
+enum class errc { circuit_open = 1, concurrency_limit = 2 };
 
 namespace internal {
 
 inline std::string Message(int ev) {
-  return ev == static_cast<int>(errc::circuit_open) ? "circuit open"
-                                                    : "unknown circuit error";
+  switch (static_cast<errc>(ev)) {
+    case errc::circuit_open:
+      return "circuit open";
+    case errc::concurrency_limit:
+      return "concurrency limit reached";
+  }
+  return "unknown circuit error";
 }
 
 // Boost's category base has a protected non-virtual destructor by design.
@@ -189,6 +199,18 @@ inline bool is_circuit_open(const boost::system::error_code& ec) noexcept {
 }
 inline bool is_circuit_open(const std::error_code& ec) noexcept {
   return ec.value() == static_cast<int>(errc::circuit_open) &&
+         ec.category() == std_category();
+}
+
+// is_concurrency_limited()
+//
+// Whether `ec` is the code of a full bulkhead.
+inline bool is_concurrency_limited(const boost::system::error_code& ec) noexcept {
+  return ec.value() == static_cast<int>(errc::concurrency_limit) &&
+         ec.category() == boost_category();
+}
+inline bool is_concurrency_limited(const std::error_code& ec) noexcept {
+  return ec.value() == static_cast<int>(errc::concurrency_limit) &&
          ec.category() == std_category();
 }
 
@@ -275,7 +297,7 @@ class ErrorPolicy {
 
   // ErrorPolicy::throw_on_rejection()
   //
-  // When on, every rejection throws `CircuitOpenError`, even for error-code
+  // When on, every refusal throws its `RejectedError`, even for error-code
   // results. Default: off.
   ErrorPolicy& throw_on_rejection(bool on = true) {
     mutable_rules().throw_on_rejection = on;
@@ -365,10 +387,11 @@ class ErrorPolicy {
       }
       r->rules.push_back({KeyOf(ae::make_error_code(ae::operation_aborted)),
                           Verdict::kIgnore});
-      r->rules.push_back(
-          {KeyOf(make_error_code(errc::circuit_open)), Verdict::kIgnore});
-      r->rules.push_back(
-          {KeyOf(make_std_error_code(errc::circuit_open)), Verdict::kIgnore});
+      for (errc refusal : {errc::circuit_open, errc::concurrency_limit}) {
+        r->rules.push_back({KeyOf(make_error_code(refusal)), Verdict::kIgnore});
+        r->rules.push_back(
+            {KeyOf(make_std_error_code(refusal)), Verdict::kIgnore});
+      }
       return r;
     }();
     return defaults;
@@ -487,13 +510,13 @@ inline constexpr bool kReturnsRejection =
     CodeOf<T>::kHas&& std::is_default_constructible_v<T>;
 
 template <class T>
-T Rejected() {
+T Rejected(errc why) {
   T r{};
   auto& ec = CodeOf<T>::Get(r);
   if constexpr (std::is_same_v<std::decay_t<decltype(ec)>, std::error_code>) {
-    ec = make_std_error_code(errc::circuit_open);
+    ec = make_std_error_code(why);
   } else {
-    ec = make_error_code(errc::circuit_open);
+    ec = make_error_code(why);
   }
   return r;
 }
@@ -565,10 +588,14 @@ boost::asio::awaitable<T, Executor> Run(Admit admit,
     } else {
       absl::StatusOr<Context> r = admit.try_context();
       if (!r.ok()) {
-        if (r.status().code() != absl::StatusCode::kUnavailable) {
-          throw std::invalid_argument(std::string(r.status().message()));
+        switch (r.status().code()) {
+          case absl::StatusCode::kUnavailable:
+            co_return Rejected<T>(errc::circuit_open);
+          case absl::StatusCode::kResourceExhausted:
+            co_return Rejected<T>(errc::concurrency_limit);
+          default:
+            throw std::invalid_argument(std::string(r.status().message()));
         }
-        co_return Rejected<T>();
       }
       admitted.emplace(*std::move(r));
     }

@@ -204,7 +204,9 @@ struct OutlierOptions {
   // judged peers' success rates is ejected (strictly below: with identical
   // rates, stdev 0, nobody is). The standard deviation is the population
   // one (divided by the number of judged peers), as Envoy's. 0: off; Envoy
-  // uses 1.9.
+  // uses 1.9. Among n judged peers none can be more than sqrt(n - 1)
+  // standard deviations below the mean, so a factor of 2 or more never
+  // ejects anybody among 5 peers, and 1.9 only an extreme outlier.
   // Default: 0.  REQUIRES: finite and >= 0.
   double success_rate_stdev_factor = 0;
 

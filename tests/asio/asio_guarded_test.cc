@@ -328,6 +328,28 @@ BOOST_AUTO_TEST_CASE(RejectionIsReturnedAsCircuitOpenForErrorCodeResults) {
   BOOST_TEST(set.snapshot("p")->rejections == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(AFullBulkheadIsReturnedAsConcurrencyLimitOrThrown) {
+  using Tuple = std::tuple<error_code, std::size_t>;
+  circuit::BreakerOptions one;
+  one.max_concurrent_calls = 1;
+  set.configure("p", one);
+  circuit::Context held = set.context("p");
+  bool started = false;
+
+  Tuple t = RunOn(io, circuit::asio::guarded(
+                          set, "p", Return(Tuple{error_code(), 5}, &started)));
+  BOOST_CHECK_EXCEPTION(
+      RunOn(io, circuit::asio::guarded(set, "p", Return(1, &started))),
+      circuit::ConcurrencyLimitError,
+      [](const circuit::ConcurrencyLimitError& e) { return e.peer() == "p"; });
+
+  BOOST_TEST(!started);
+  BOOST_TEST(circuit::asio::is_concurrency_limited(std::get<0>(t)));
+  BOOST_TEST(!circuit::asio::is_circuit_open(std::get<0>(t)));
+  BOOST_TEST(std::get<0>(t).message() == "concurrency limit reached");
+  BOOST_TEST(set.snapshot("p")->failures == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(ThrowOnRejectionMakesEveryRejectionThrow) {
   set.open("p");
   auto policy = circuit::asio::ErrorPolicy().throw_on_rejection();
