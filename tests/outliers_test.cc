@@ -42,28 +42,24 @@ std::vector<std::size_t> Indices(const std::vector<Ejection>& e) {
   return out;
 }
 
+// Options with one rule on (`field` = `value`), judging every peer with a
+// call.
+OutlierOptions OneRule(double OutlierOptions::*field, double value) {
+  OutlierOptions o;
+  o.minimum_peers = 1;
+  o.minimum_calls = 1;
+  o.*field = value;
+  return o;
+}
+
 OutlierOptions FailurePercentage(double threshold) {
-  OutlierOptions o;
-  o.minimum_peers = 1;
-  o.minimum_calls = 1;
-  o.failure_percentage_threshold = threshold;
-  return o;
+  return OneRule(&OutlierOptions::failure_percentage_threshold, threshold);
 }
-
 OutlierOptions LatencyFactor(double factor) {
-  OutlierOptions o;
-  o.minimum_peers = 1;
-  o.minimum_calls = 1;
-  o.latency_factor = factor;
-  return o;
+  return OneRule(&OutlierOptions::latency_factor, factor);
 }
-
 OutlierOptions SuccessRate(double factor) {
-  OutlierOptions o;
-  o.minimum_peers = 1;
-  o.minimum_calls = 1;
-  o.success_rate_stdev_factor = factor;
-  return o;
+  return OneRule(&OutlierOptions::success_rate_stdev_factor, factor);
 }
 
 using Indexes = std::vector<std::size_t>;
