@@ -33,6 +33,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -604,6 +605,53 @@ BENCHMARK(BM_MemoryPerPeer)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
+// Fixed-iteration copies of the rows that DESIGN.md section 5 sets a
+// target for, registered as "fixed/<name>" when BENCH_FIXED_ITERATIONS is
+// set: run one under valgrind at N and at 2N iterations, and the difference
+// of the totals over N is the cost of one iteration, setup excluded
+// (bench/profile.sh does this).
+void RegisterFixed(benchmark::IterationCount n) {
+  using Fn = void (*)(benchmark::State&);
+  const struct {
+    const char* name;
+    Fn fn;
+    bool scaled;  // takes a size argument
+  } rows[] = {
+      {"BM_Floor", BM_Floor, false},
+      {"BM_Context", BM_Context, false},
+      {"BM_Handle", BM_Handle, false},
+      {"BM_HandWrittenFailure", BM_HandWrittenFailure, false},
+      {"BM_RecordedFailure", BM_RecordedFailure, false},
+      {"BM_Rejection", BM_Rejection, false},
+      {"BM_RejectionOnePeer", BM_RejectionOnePeer, false},
+      {"BM_FloorRandom", BM_FloorRandom, true},
+      {"BM_ContextRandom", BM_ContextRandom, true},
+      {"BM_AbslInsertEraseOldest", BM_AbslInsertEraseOldest, true},
+      {"BM_AdmitNewPeer", BM_AdmitNewPeer, true},
+  };
+  for (const auto& row : rows) {
+    std::string name = std::string("fixed/") + row.name;
+    if (!row.scaled) {
+      benchmark::RegisterBenchmark(name.c_str(), row.fn)->Iterations(n);
+      continue;
+    }
+    for (std::int64_t size : kScaleSizes) {
+      benchmark::RegisterBenchmark(name.c_str(), row.fn)
+          ->Arg(size)
+          ->Iterations(n);
+    }
+  }
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (const char* n = std::getenv("BENCH_FIXED_ITERATIONS")) {
+    RegisterFixed(std::atoll(n));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
