@@ -168,6 +168,36 @@ BOOST_AUTO_TEST_CASE(ConsecutiveRuleSuccessReadsNoClock) {
   BOOST_TEST(clock.reads() == 0);
 }
 
+BOOST_AUTO_TEST_CASE(FailureThatCannotTripReadsNoClock) {
+  // No window rule, no rate rule, and a run of failures still short of the
+  // consecutive rule: nothing needs the time.
+  BreakerOptions options;
+  options.max_failures = kUnlimited;
+  options.consecutive_failures = 5;
+  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  consecutive.context(kPeer).succeed();
+  clock.reset();
+
+  for (int i = 0; i < 4; ++i) consecutive.context(kPeer).fail();
+
+  BOOST_TEST(clock.reads() == 0);
+  BOOST_TEST(consecutive.state(kPeer) == State::kClosed);
+}
+
+BOOST_AUTO_TEST_CASE(FailureThatTripsTheConsecutiveRuleReadsTheClock) {
+  BreakerOptions options;
+  options.max_failures = kUnlimited;
+  options.consecutive_failures = 2;
+  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  consecutive.context(kPeer).fail();
+  clock.reset();
+
+  consecutive.context(kPeer).fail();  // trips: the open deadline needs now
+
+  BOOST_TEST(clock.reads() >= 1);
+  BOOST_TEST(consecutive.state(kPeer) == State::kOpen);
+}
+
 BOOST_AUTO_TEST_CASE(RejectionWhileOpenReadsTheClock) {
   set.open(kPeer);
   clock.reset();
