@@ -352,12 +352,14 @@ def main():
         if not t:
             continue
         base = FLOOR_OF.get(name, FLOOR)
-        ratio = per_run(name, base) if name != base else []
+        if name == FLOOR or name in FLOOR_OF.values():
+            floor_col = "1 (baseline)"  # a floor of its own rows
+        else:
+            floor_col = spread(per_run(name, base))
         hw = hand_for.get(name)
         hw_ratio = per_run(name, hw) if hw else []
-        print(f"| {label} | {spread(t)} | "
-              f"{spread(ratio) if ratio else ('1' if name == FLOOR else '')}"
-              f" | {spread(hw_ratio) if hw_ratio else ''} |")
+        print(f"| {label} | {spread(t)} | {floor_col} | "
+              f"{spread(hw_ratio) if hw_ratio else ''} |")
 
     mem = counters.get("BM_MemoryPerPeer/0/iterations:1", {})
     failed_mem = counters.get("BM_MemoryPerPeer/1/iterations:1", {})

@@ -84,6 +84,14 @@ namespace circuit::testing {
 namespace {
 
 // Calls longer than 1 s are slow; half of them open a peer.
+// Only the consecutive-failures rule: `n` failures in a row trip.
+BreakerOptions ConsecutiveRuleOnly(int n) {
+  BreakerOptions options;
+  options.max_failures = kUnlimited;
+  options.consecutive_failures = n;
+  return options;
+}
+
 BreakerOptions SlowCallRule() {
   BreakerOptions options;
   options.slow_call_duration = absl::Seconds(1);
@@ -156,10 +164,7 @@ BOOST_AUTO_TEST_CASE(SuccessAfterAFailureReadsNoClockForTheReset) {
 }
 
 BOOST_AUTO_TEST_CASE(ConsecutiveRuleSuccessReadsNoClock) {
-  BreakerOptions options;
-  options.max_failures = kUnlimited;
-  options.consecutive_failures = 5;
-  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(5)));
   consecutive.context(kPeer).succeed();
   clock.reset();
 
@@ -171,10 +176,7 @@ BOOST_AUTO_TEST_CASE(ConsecutiveRuleSuccessReadsNoClock) {
 BOOST_AUTO_TEST_CASE(FailureThatCannotTripReadsNoClock) {
   // No window rule, no rate rule, and a run of failures still short of the
   // consecutive rule: nothing needs the time.
-  BreakerOptions options;
-  options.max_failures = kUnlimited;
-  options.consecutive_failures = 5;
-  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(5)));
   consecutive.context(kPeer).succeed();
   clock.reset();
 
@@ -185,10 +187,7 @@ BOOST_AUTO_TEST_CASE(FailureThatCannotTripReadsNoClock) {
 }
 
 BOOST_AUTO_TEST_CASE(FailureThatTripsTheConsecutiveRuleReadsTheClock) {
-  BreakerOptions options;
-  options.max_failures = kUnlimited;
-  options.consecutive_failures = 2;
-  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(2)));
   consecutive.context(kPeer).fail();
   clock.reset();
 
