@@ -12,7 +12,14 @@
 //   - circuit: closed admit + success through `context(peer)` and through
 //     `PeerHandle`, a recorded failure, a rejection through `try_context`,
 //     and 1 and 2 threads on one hot peer and on 10k peers;
+//   - at scale: `context(peer)` over 10k and 1 M peers in random order,
+//     each against the floor over the same keys in the same order; a
+//     never-seen peer admitted into a set held at `max_peers` = 10k and
+//     1 M, against an absl insert + erase of the oldest key at that size;
 //   - the memory per tracked peer at 1 M peers.
+//
+// The 1 M-peer sets, maps and key lists are built once per process (on
+// first use) and shared by every repetition.
 //
 // Multi-threaded rows use real time, so their ns/op is wall time per call
 // over all threads (the inverse of throughput).
@@ -21,14 +28,19 @@
 
 #include <malloc.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <random>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -135,6 +147,16 @@ class HandWrittenMap {
     ++b->successes;
   }
 
+  // Counts a failure; trips at kTripAfter in a row, which the benchmarks
+  // never reach (the same shape as circuit's never-tripping failure row).
+  void Failure(Breaker* b) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (++b->failures >= kTripAfter) {
+      b->open = true;
+      b->opened_at_ns = NowNs();
+    }
+  }
+
  private:
   struct Hash {
     using is_transparent = void;
@@ -143,6 +165,7 @@ class HandWrittenMap {
     }
   };
   static constexpr std::int64_t kResetNs = 10'000'000'000;
+  static constexpr int kTripAfter = std::numeric_limits<int>::max();
   static std::int64_t NowNs() {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
@@ -185,6 +208,22 @@ void BM_HandWrittenHotPeer(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_HandWrittenHotPeer)->Threads(1)->Threads(2)->UseRealTime();
+
+// Admit, then a recorded failure that does not trip, 10k peers round-robin
+// (against BM_RecordedFailure).
+void BM_HandWrittenFailure(benchmark::State& state) {
+  HandWrittenMap map;
+  const std::vector<std::string>& peers = Peers();
+  for (const std::string& p : peers) map.Success(map.Admit(p));
+  int i = 0;
+  for (auto _ : state) {
+    HandWrittenMap::Breaker* b = map.Admit(peers[i]);
+    benchmark::DoNotOptimize(b);
+    map.Failure(b);
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_HandWrittenFailure);
 
 // ---------------------------------------------------------------------------
 // circuit
@@ -335,6 +374,181 @@ void BM_RejectionThrown(benchmark::State& state) {
 BENCHMARK(BM_RejectionThrown);
 
 // ---------------------------------------------------------------------------
+// At scale: random-order lookups over 10k and 1 M peers, and new peers
+// admitted into a set held at max_peers. Each size is an argument; the keys,
+// sets and maps of a size are built on first use and kept for the process.
+
+constexpr std::int64_t kScaleSizes[] = {10000, 1000000};
+
+// `n` distinct 16-byte peer ids, in insertion order.
+const std::vector<std::string>& ScaleKeys(std::int64_t n) {
+  static std::unordered_map<std::int64_t, std::vector<std::string>> keys;
+  std::vector<std::string>& v = keys[n];
+  if (v.empty()) {
+    v.reserve(static_cast<std::size_t>(n));
+    char id[32];
+    for (std::int64_t i = 0; i < n; ++i) {
+      std::snprintf(id, sizeof id, "svc-%06lld.local", static_cast<long long>(i));
+      v.emplace_back(id, 16);
+    }
+  }
+  return v;
+}
+
+// The same keys shuffled (a fixed seed), stored in that order so that the
+// benchmark loop reads them sequentially and only the lookup is random.
+const std::vector<std::string>& ShuffledKeys(std::int64_t n) {
+  static std::unordered_map<std::int64_t, std::vector<std::string>> keys;
+  std::vector<std::string>& v = keys[n];
+  if (v.empty()) {
+    v = ScaleKeys(n);
+    std::mt19937_64 rng(42);
+    std::shuffle(v.begin(), v.end(), rng);
+  }
+  return v;
+}
+
+absl::flat_hash_map<std::string, Cell>& ScaleFloorMap(std::int64_t n) {
+  static std::unordered_map<std::int64_t,
+                            absl::flat_hash_map<std::string, Cell>> maps;
+  absl::flat_hash_map<std::string, Cell>& m = maps[n];
+  if (m.empty()) {
+    for (const std::string& k : ScaleKeys(n)) m.try_emplace(k);
+  }
+  return m;
+}
+
+circuit::CircuitBreakerSet& ScaleSet(std::int64_t n) {
+  static std::unordered_map<std::int64_t,
+                            std::unique_ptr<circuit::CircuitBreakerSet>> sets;
+  std::unique_ptr<circuit::CircuitBreakerSet>& s = sets[n];
+  if (!s) {
+    s = std::make_unique<circuit::CircuitBreakerSet>();
+    for (const std::string& k : ScaleKeys(n)) s->context(k).succeed();
+  }
+  return *s;
+}
+
+// The floor over `n` keys, visited in the shuffled order.
+void BM_FloorRandom(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  absl::flat_hash_map<std::string, Cell>& map = ScaleFloorMap(n);
+  const std::vector<std::string>& keys = ShuffledKeys(n);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::string& p = keys[i];
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second.v.load(std::memory_order_acquire));
+    if (++i == keys.size()) i = 0;
+  }
+}
+BENCHMARK(BM_FloorRandom)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
+
+// Closed admit + success through `context(peer)` over the same keys in the
+// same order.
+void BM_ContextRandom(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  circuit::CircuitBreakerSet& set = ScaleSet(n);
+  const std::vector<std::string>& keys = ShuffledKeys(n);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    circuit::Context ctx = set.context(keys[i]);
+    benchmark::DoNotOptimize(ctx);
+    if (++i == keys.size()) i = 0;
+  }
+}
+BENCHMARK(BM_ContextRandom)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
+
+// Never-seen 16-byte peer ids: "new-" and 12 hex digits of a counter that
+// runs on across repetitions.
+class NewPeers {
+ public:
+  std::string_view Next() {
+    std::uint64_t v = next_++;
+    std::memcpy(id_, "new-", 4);
+    for (int d = 15; d >= 4; --d) {
+      id_[d] = "0123456789abcdef"[v & 15];
+      v >>= 4;
+    }
+    return {id_, 16};
+  }
+
+ private:
+  std::uint64_t next_ = 0;
+  char id_[16];
+};
+
+// A set held at max_peers = n: filled with n peers, so every admission of
+// a new peer evicts the least recently used one.
+struct CappedSet {
+  std::unique_ptr<circuit::CircuitBreakerSet> set;
+  NewPeers fresh;
+};
+
+CappedSet& ScaleCappedSet(std::int64_t n) {
+  static std::unordered_map<std::int64_t, CappedSet> sets;
+  CappedSet& c = sets[n];
+  if (!c.set) {
+    circuit::SetOptions options;
+    options.max_peers = static_cast<std::size_t>(n);
+    c.set = std::make_unique<circuit::CircuitBreakerSet>(options);
+    for (const std::string& k : ScaleKeys(n)) c.set->context(k).succeed();
+  }
+  return c;
+}
+
+void BM_AdmitNewPeer(benchmark::State& state) {
+  CappedSet& c = ScaleCappedSet(state.range(0));
+  for (auto _ : state) {
+    circuit::Context ctx = c.set->context(c.fresh.Next());
+    benchmark::DoNotOptimize(ctx);
+  }
+}
+BENCHMARK(BM_AdmitNewPeer)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
+
+// The baseline: an absl::flat_hash_map of n keys, each new key inserted and
+// the oldest erased (a ring of the keys in insertion order).
+struct CappedMap {
+  absl::flat_hash_map<std::string, Cell> map;
+  std::vector<std::string> ring;  // oldest at `oldest`
+  std::size_t oldest = 0;
+  NewPeers fresh;
+};
+
+CappedMap& ScaleCappedMap(std::int64_t n) {
+  static std::unordered_map<std::int64_t, CappedMap> maps;
+  CappedMap& c = maps[n];
+  if (c.ring.empty()) {
+    c.ring = ScaleKeys(n);
+    for (const std::string& k : c.ring) c.map.try_emplace(k);
+  }
+  return c;
+}
+
+void BM_AbslInsertEraseOldest(benchmark::State& state) {
+  CappedMap& c = ScaleCappedMap(state.range(0));
+  for (auto _ : state) {
+    std::string_view k = c.fresh.Next();
+    auto it = c.map.try_emplace(absl::string_view(k.data(), k.size())).first;
+    benchmark::DoNotOptimize(it->second.v.load(std::memory_order_acquire));
+    std::string& old = c.ring[c.oldest];
+    c.map.erase(absl::string_view(old.data(), old.size()));
+    old.assign(k.data(), k.size());
+    if (++c.oldest == c.ring.size()) c.oldest = 0;
+  }
+}
+BENCHMARK(BM_AbslInsertEraseOldest)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
+
+// ---------------------------------------------------------------------------
+// Bulkhead (BreakerOptions::max_concurrent_calls) on and off
+//
+// RESERVED: rows for closed admit + success with max_concurrent_calls set
+// (BM_ContextBulkhead) against the same call with it off (BM_Context), for
+// the DESIGN.md section 5 target "max_concurrent_calls on <= 1.3 x off".
+// They go here once the option exists; report.py already lists
+// BM_ContextBulkhead/real_time/threads:1 and prints its row when present.
+
+// ---------------------------------------------------------------------------
 // Memory per tracked peer
 
 std::int64_t RssBytes() {
@@ -391,6 +605,53 @@ BENCHMARK(BM_MemoryPerPeer)
     ->Iterations(1)
     ->Unit(benchmark::kMillisecond);
 
+// Fixed-iteration copies of the rows that DESIGN.md section 5 sets a
+// target for, registered as "fixed/<name>" when BENCH_FIXED_ITERATIONS is
+// set: run one under valgrind at N and at 2N iterations, and the difference
+// of the totals over N is the cost of one iteration, setup excluded
+// (bench/profile.sh does this).
+void RegisterFixed(benchmark::IterationCount n) {
+  using Fn = void (*)(benchmark::State&);
+  const struct {
+    const char* name;
+    Fn fn;
+    bool scaled;  // takes a size argument
+  } rows[] = {
+      {"BM_Floor", BM_Floor, false},
+      {"BM_Context", BM_Context, false},
+      {"BM_Handle", BM_Handle, false},
+      {"BM_HandWrittenFailure", BM_HandWrittenFailure, false},
+      {"BM_RecordedFailure", BM_RecordedFailure, false},
+      {"BM_Rejection", BM_Rejection, false},
+      {"BM_RejectionOnePeer", BM_RejectionOnePeer, false},
+      {"BM_FloorRandom", BM_FloorRandom, true},
+      {"BM_ContextRandom", BM_ContextRandom, true},
+      {"BM_AbslInsertEraseOldest", BM_AbslInsertEraseOldest, true},
+      {"BM_AdmitNewPeer", BM_AdmitNewPeer, true},
+  };
+  for (const auto& row : rows) {
+    std::string name = std::string("fixed/") + row.name;
+    if (!row.scaled) {
+      benchmark::RegisterBenchmark(name.c_str(), row.fn)->Iterations(n);
+      continue;
+    }
+    for (std::int64_t size : kScaleSizes) {
+      benchmark::RegisterBenchmark(name.c_str(), row.fn)
+          ->Arg(size)
+          ->Iterations(n);
+    }
+  }
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (const char* n = std::getenv("BENCH_FIXED_ITERATIONS")) {
+    RegisterFixed(std::atoll(n));
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

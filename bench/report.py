@@ -3,18 +3,27 @@
 # SPDX-License-Identifier: Apache-2.0
 """Runs bench/breaker_set_bench and prints the README performance table.
 
-Usage: python3 bench/report.py BENCH_BINARY [--repetitions N] [--min-time S]
-                               [--save FILE]
-       python3 bench/report.py --json FILE
+Usage: python3 bench/report.py BENCH_BINARY [--runs N] [--repetitions N]
+                               [--min-time S] [--save PREFIX]
+       python3 bench/report.py --json FILE [--json FILE ...]
        python3 bench/report.py --compare OLD.json NEW.json
                                [--compare OLD.json NEW.json ...]
                                [--old-label L] [--new-label L] [--threshold T]
 
-Runs the binary once with --benchmark_format=json (or reads a saved run with
---json), takes the median of the repetitions of each benchmark, and prints a
-Markdown table: ns/op, the ratio to the floor and to the hand-written map,
-and each DESIGN.md section 5 target with pass/fail. Exits 0 even when a
-target is missed: the table is the evidence, not a gate.
+Runs the binary --runs times (default 3), one process after the other, each
+with --benchmark_format=json, --benchmark_repetitions (default 5) and
+--benchmark_enable_random_interleaving, so that the repetitions of every
+benchmark are shuffled together inside a run and a slow spell of the
+machine hits a row and its floor alike (or reads saved runs, one --json
+each). Each run gives a figure per row: the median of its repetitions, and
+its ratio to its own floor in that run. The Markdown table prints, for every
+row, the median over the runs with the spread (min-max over the runs): ns/op,
+× floor (BM_Floor, or for the scale rows the floor over the same keys, or the
+absl insert + erase at the same size), and × the hand-written map where one
+has the same shape; then each DESIGN.md section 5 target with pass/fail on
+the median. Exits 0 even when a target is missed: the table is the
+evidence, not a gate. The memory figure is measured once, in fresh
+processes, after the runs.
 
 --compare (bench/compare.sh drives it) reads saved runs of two builds
 instead, one pair per round (an old run and the new run right after it),
@@ -66,7 +75,34 @@ ROWS = [
      "BM_Rejection"),
     ("circuit rejection thrown by `context()` (for reference)",
      "BM_RejectionThrown"),
+    ("hand-written, admit + recorded failure (never trips), 10k peers",
+     "BM_HandWrittenFailure"),
+    ("floor over 10k keys in random order", "BM_FloorRandom/10000"),
+    ("circuit `context(peer)`, 10k peers in random order",
+     "BM_ContextRandom/10000"),
+    ("floor over 1 M keys in random order", "BM_FloorRandom/1000000"),
+    ("circuit `context(peer)`, 1 M peers in random order",
+     "BM_ContextRandom/1000000"),
+    ("absl insert + erase of the oldest key, 10k keys",
+     "BM_AbslInsertEraseOldest/10000"),
+    ("circuit new peer admitted at `max_peers` = 10k",
+     "BM_AdmitNewPeer/10000"),
+    ("absl insert + erase of the oldest key, 1 M keys",
+     "BM_AbslInsertEraseOldest/1000000"),
+    ("circuit new peer admitted at `max_peers` = 1 M",
+     "BM_AdmitNewPeer/1000000"),
+    # Printed once bench/breaker_set_bench.cc has the row (the bulkhead).
+    ("circuit `context(peer)` with `max_concurrent_calls` set, 10k peers",
+     "BM_ContextBulkhead/real_time/threads:1"),
 ]
+
+# The baseline of rows not measured against BM_Floor.
+FLOOR_OF = {
+    "BM_ContextRandom/10000": "BM_FloorRandom/10000",
+    "BM_ContextRandom/1000000": "BM_FloorRandom/1000000",
+    "BM_AdmitNewPeer/10000": "BM_AbslInsertEraseOldest/10000",
+    "BM_AdmitNewPeer/1000000": "BM_AbslInsertEraseOldest/1000000",
+}
 
 FLOOR = "BM_Floor"
 
@@ -77,25 +113,31 @@ def load(path):
         return json.load(f)
 
 
-def run(binary, repetitions, min_time):
-    """The timed benchmarks, then the memory figure in a fresh process (the
-    entry pool keeps freed entries, so it must be measured first thing)."""
-    def one(extra):
-        cmd = [binary, "--benchmark_format=json"] + extra
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
-                             stderr=subprocess.DEVNULL, text=True)
-        return json.loads(out.stdout)
+def run_once(binary, extra):
+    cmd = [binary, "--benchmark_format=json"] + extra
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    return json.loads(out.stdout)
 
+
+def run(binary, repetitions, min_time):
+    """One run of the timed benchmarks."""
     # Random interleaving runs the repetitions of every benchmark shuffled
     # together, so a slow spell of a shared machine hits the floor and the
     # rows measured against it alike instead of a few rows at random.
-    data = one([f"--benchmark_repetitions={repetitions}",
-                f"--benchmark_min_time={min_time}",
-                "--benchmark_enable_random_interleaving=true",
-                "--benchmark_report_aggregates_only=false",
-                "--benchmark_filter=-BM_MemoryPerPeer"])
+    return run_once(binary, [f"--benchmark_repetitions={repetitions}",
+                             f"--benchmark_min_time={min_time}",
+                             "--benchmark_enable_random_interleaving=true",
+                             "--benchmark_report_aggregates_only=false",
+                             "--benchmark_filter=-BM_MemoryPerPeer"])
+
+
+def run_memory(binary):
+    """The memory figure, each argument in a fresh process (the entry pool
+    keeps freed entries, so it must be measured first thing)."""
+    data = {"benchmarks": []}
     for arg in ("0", "1"):
-        mem = one([f"--benchmark_filter=BM_MemoryPerPeer/{arg}/"])
+        mem = run_once(binary, [f"--benchmark_filter=BM_MemoryPerPeer/{arg}/"])
         data["benchmarks"] += mem["benchmarks"]
     return data
 
@@ -215,10 +257,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("binary", nargs="?", help="path to breaker_set_bench")
-    ap.add_argument("--repetitions", type=int, default=10)
+    ap.add_argument("--runs", type=int, default=3,
+                    help="runs of the binary, one after the other (>= 3 "
+                         "for a spread)")
+    ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--min-time", type=float, default=0.25)
-    ap.add_argument("--json", help="read a saved --benchmark_format=json run")
-    ap.add_argument("--save", help="also write the raw JSON run to this file")
+    ap.add_argument("--json", action="append",
+                    help="read a saved --benchmark_format=json run (repeat "
+                         "for each run)")
+    ap.add_argument("--save", metavar="PREFIX",
+                    help="also write each raw JSON run to PREFIX-N.json")
     ap.add_argument("--compare", nargs=2, action="append",
                     metavar=("OLD.json", "NEW.json"),
                     help="one round of a comparison of two builds (repeat "
@@ -232,23 +280,57 @@ def main():
         return compare(args.compare, args.old_label, args.new_label,
                        args.threshold)
     if args.json:
-        data = load(args.json)
+        datas = [load(path) for path in args.json]
     elif args.binary:
-        data = run(args.binary, args.repetitions, args.min_time)
+        datas = []
+        for r in range(args.runs):
+            print(f"run {r + 1}/{args.runs}", file=sys.stderr)
+            datas.append(run(args.binary, args.repetitions, args.min_time))
+        datas[-1]["benchmarks"] += run_memory(args.binary)["benchmarks"]
     else:
         ap.error("give the benchmark binary or --json")
     if args.save:
-        with open(args.save, "w") as f:
-            json.dump(data, f)
+        for n, data in enumerate(datas, 1):
+            with open(f"{args.save}-{n}.json", "w") as f:
+                json.dump(data, f)
 
-    med, real, counters = medians(data)
-    floor = med.get(FLOOR)
-    get = med.get
+    # One (median ns/op, median wall ns/op) dict per run; counters merged.
+    runs = []
+    counters = {}
+    for data in datas:
+        med, real, cnt = medians(data)
+        runs.append((med, real))
+        counters.update(cnt)
 
-    print(f"Medians of {args.repetitions if not args.json else 'the saved'} "
-          "repetitions; ns/op is CPU time per call, and for 2-thread rows "
-          "wall time per call over both threads (the inverse of "
-          "throughput).\n")
+    def per_run(name, base=None, use_real=False):
+        """`name`'s figure (or its ratio to `base`) in every run that has
+        both."""
+        out = []
+        for med, real in runs:
+            src = real if use_real else med
+            t = src.get(name)
+            if t is None:
+                continue
+            if base is None:
+                out.append(t)
+            elif src.get(base):
+                out.append(t / src[base])
+        return out
+
+    def med_of(values):
+        return statistics.median(values) if values else None
+
+    reps = (f"{args.repetitions} repetitions" if not args.json
+            else "the saved repetitions")
+    print(f"{len(runs)} runs, one after the other, each of {reps} shuffled "
+          "together (random interleaving). Each figure is the median over "
+          "the runs of a run's median, with the min–max over the runs; "
+          "ratios are taken within each run. ns/op is CPU time per call, "
+          "and for 2-thread rows wall time per call over both threads (the "
+          "inverse of throughput). × floor is against BM_Floor, but for "
+          "the scale rows: against the floor over the same keys in the "
+          "same order, and against an absl insert + erase of the oldest "
+          "key at the same size.\n")
     print("| benchmark | ns/op | × floor | × hand-written (same shape) |")
     print("| --- | ---: | ---: | ---: |")
     hand_for = {
@@ -263,14 +345,21 @@ def main():
         "BM_HandleHotPeer/real_time/threads:2":
             "BM_HandWrittenHotPeer/real_time/threads:2",
         "BM_Call": "BM_HandWritten/real_time/threads:1",
+        "BM_RecordedFailure": "BM_HandWrittenFailure",
     }
     for label, name in ROWS:
-        t = get(name)
-        ratio = t / floor if (t is not None and floor) else None
+        t = per_run(name)
+        if not t:
+            continue
+        base = FLOOR_OF.get(name, FLOOR)
+        if name == FLOOR or name in FLOOR_OF.values():
+            floor_col = "1 (baseline)"  # a floor of its own rows
+        else:
+            floor_col = spread(per_run(name, base))
         hw = hand_for.get(name)
-        hw_ratio = (t / get(hw)) if (hw and t is not None and get(hw)) else None
-        print(f"| {label} | {fmt(t)} | {fmt(ratio)} | "
-              f"{fmt(hw_ratio) if hw_ratio is not None else ''} |")
+        hw_ratio = per_run(name, hw) if hw else []
+        print(f"| {label} | {spread(t)} | {floor_col} | "
+              f"{spread(hw_ratio) if hw_ratio else ''} |")
 
     mem = counters.get("BM_MemoryPerPeer/0/iterations:1", {})
     failed_mem = counters.get("BM_MemoryPerPeer/1/iterations:1", {})
@@ -286,47 +375,77 @@ def main():
                   f"key), {m.get('rss_bytes_per_peer', 0):.1f} bytes of RSS "
                   "per peer.\n")
 
-    # Targets (DESIGN.md section 5).
-    def ratio(a, b):
-        return get(a) / get(b) if get(a) and get(b) else None
-
-    ctx = ratio("BM_Context/real_time/threads:1", FLOOR)
-    handle = ratio("BM_Handle/real_time/threads:1", FLOOR)
-    reject = ratio("BM_RejectionOnePeer", FLOOR)
-    reject_many = ratio("BM_Rejection", FLOOR)
+    # Targets (DESIGN.md section 5), each per run, judged on the median.
+    ctx = per_run("BM_Context/real_time/threads:1", FLOOR)
+    handle = per_run("BM_Handle/real_time/threads:1", FLOOR)
+    reject = per_run("BM_RejectionOnePeer", FLOOR)
+    reject_many = per_run("BM_Rejection", FLOOR)
+    rand_10k = per_run("BM_ContextRandom/10000", "BM_FloorRandom/10000")
+    rand_1m = per_run("BM_ContextRandom/1000000", "BM_FloorRandom/1000000")
+    admit_10k = per_run("BM_AdmitNewPeer/10000",
+                        "BM_AbslInsertEraseOldest/10000")
+    admit_1m = per_run("BM_AdmitNewPeer/1000000",
+                       "BM_AbslInsertEraseOldest/1000000")
+    # Growth from 10k to 1 M: circuit's over the baseline's.
+    growth = [a / b for a, b in zip(
+        per_run("BM_AdmitNewPeer/1000000", "BM_AdmitNewPeer/10000"),
+        per_run("BM_AbslInsertEraseOldest/1000000",
+                "BM_AbslInsertEraseOldest/10000"))]
+    failure = per_run("BM_RecordedFailure", "BM_HandWrittenFailure")
+    bulkhead = per_run("BM_ContextBulkhead/real_time/threads:1",
+                       "BM_Context/real_time/threads:1")
     # Throughput comparisons use wall time on both sides.
-    def real_ratio(a, b):
-        return real[a] / real[b] if real.get(a) and real.get(b) else None
-
-    hot = real_ratio("BM_HandWrittenHotPeer/real_time/threads:2",
-                     "BM_ContextHotPeer/real_time/threads:2")
-    scale = real_ratio("BM_Context/real_time/threads:1",
-                       "BM_Context/real_time/threads:2")
+    hot = per_run("BM_HandWrittenHotPeer/real_time/threads:2",
+                  "BM_ContextHotPeer/real_time/threads:2", use_real=True)
+    scale = per_run("BM_Context/real_time/threads:1",
+                    "BM_Context/real_time/threads:2", use_real=True)
     bytes_minus_key = mem.get("heap_bytes_per_peer_minus_key")
+    mem_values = [bytes_minus_key] if bytes_minus_key is not None else []
+
+    def at_most(limit):
+        return lambda v: v <= limit
+
+    def at_least(limit):
+        return lambda v: v >= limit
+
     targets = [
         ("closed admit + success via `context(peer)`, 10k peers",
-         "≤ 1.5 × floor", ctx, ctx is not None and ctx <= 1.5, "× floor"),
+         "≤ 1.5 × floor", ctx, at_most(1.5), "× floor"),
         ("the same through a `PeerHandle`", "≤ 0.5 × floor", handle,
-         handle is not None and handle <= 0.5, "× floor"),
+         at_most(0.5), "× floor"),
         ("rejection while open, via `try_context` (one open peer)",
-         "≤ 2 × floor", reject, reject is not None and reject <= 2.0,
-         "× floor"),
+         "≤ 2 × floor", reject, at_most(2.0), "× floor"),
         ("the same over 10k open peers round-robin", "≤ 2 × floor",
-         reject_many, reject_many is not None and reject_many <= 2.0,
-         "× floor"),
+         reject_many, at_most(2.0), "× floor"),
         ("2 threads, one hot peer, vs hand-written", "≥ 5 × faster", hot,
-         hot is not None and hot >= 5.0, "× faster"),
+         at_least(5.0), "× faster"),
         ("2 threads, 10k peers, vs 1 thread", "≥ 1.6 × throughput", scale,
-         scale is not None and scale >= 1.6, "× throughput"),
+         at_least(1.6), "× throughput"),
+        ("`context(peer)`, 10k peers in random order",
+         "≤ 1.5 × floor, same keys", rand_10k, at_most(1.5), "× floor"),
+        ("`context(peer)`, 1 M peers in random order",
+         "≤ 1.5 × floor, same keys", rand_1m, at_most(1.5), "× floor"),
+        ("a new peer admitted at `max_peers` = 10k",
+         "≤ 4 × absl insert + erase", admit_10k, at_most(4.0), "× absl"),
+        ("a new peer admitted at `max_peers` = 1 M",
+         "≤ 4 × absl insert + erase", admit_1m, at_most(4.0), "× absl"),
+        ("its growth from 10k to 1 M, over the absl baseline's",
+         "≤ 1", growth, at_most(1.0), "×"),
+        ("a recorded failure that does not trip, vs hand-written",
+         "≤ 1 × hand-written", failure, at_most(1.0), "× hand-written"),
+        ("`max_concurrent_calls` on, closed admit + success",
+         "≤ 1.3 × off", bulkhead, at_most(1.3), "× off"),
         ("memory per tracked peer at 1 M peers", "≤ 256 B + key",
-         bytes_minus_key, bytes_minus_key is not None and bytes_minus_key <= 256,
-         "B + key"),
+         mem_values, at_most(256), "B + key"),
     ]
-    print("| target (DESIGN.md §5) | wanted | measured | |")
+    print("| target (DESIGN.md §5) | wanted | measured (median, min–max) | |")
     print("| --- | --- | ---: | --- |")
-    for what, wanted, value, ok, unit in targets:
-        print(f"| {what} | {wanted} | {fmt(value)} {unit} | "
-              f"{'pass' if ok else 'MISS'} |")
+    for what, wanted, values, ok, unit in targets:
+        if not values:
+            print(f"| {what} | {wanted} | not measured | |")
+            continue
+        print(f"| {what} | {wanted} | {spread(values)} {unit} | "
+              f"{'pass' if ok(med_of(values)) else 'MISS'} |")
     print("| heap allocations on the closed success path | 0 | 0 "
           "(tests/alloc_test.cc) | pass |")
     print("| clock reads on the closed success path | 0 | 0 "

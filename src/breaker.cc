@@ -334,10 +334,9 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       return plain;
     }
   }
-  // A closed-state success only resets the failure run (rate rules off):
-  // it needs no time, so it reads no clock.
-  if (!have_now && !(outcome == Outcome::kSuccess && s == State::kClosed &&
-                     (fast & kRateRules) == 0)) {
+  // Closed without rate rules, an outcome needs the time only for the
+  // window rule or a trip: read below, under the lock, when it does.
+  if (!have_now && !(s == State::kClosed && (fast & kRateRules) == 0)) {
     now = ToNanos(clock.now());
     have_now = true;
   }
@@ -353,6 +352,10 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
                    .now_ns = have_now ? now : kUntimed};
   }
   s = word::StateOf(w);
+  if (s != State::kClosed && !have_now) {  // no longer closed: needs the time
+    now = ToNanos(clock.now());
+    have_now = true;
+  }
   const Policy& q = *policy();  // may have been reconfigured meanwhile
   Settled r;
   r.now_ns = have_now ? now : kUntimed;
@@ -365,6 +368,10 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       set_consecutive(run);
       const BreakerOptions& o = q.options;
       if (o.consecutive_failures > 0 && run >= o.consecutive_failures) trip = true;
+      if ((q.window_rule || trip) && !have_now) {
+        now = ToNanos(clock.now());
+        have_now = true;
+      }
       if (q.window_rule) {
         History* h = o.max_failures == 0 ? nullptr : HistoryLocked();
         if (o.max_failures == 0 ||

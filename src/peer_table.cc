@@ -213,22 +213,29 @@ Entry* PeerTable::InsertLocked(std::string_view key, std::uint64_t hash,
     Entry::Destroy(e);
     throw std::bad_alloc();
   }
+  // The first free slot of the probe chain, a tombstone included: the key
+  // is not in the table (Find above), so no later slot of the chain can
+  // hold it, and reusing tombstones keeps a churning table from filling up
+  // with them (each rehash touches every entry).
   std::size_t i = t->Home(hash);
-  while (t->slots[i].load(std::memory_order_relaxed) != 0) {
+  std::uintptr_t free_slot;
+  while ((free_slot = t->slots[i].load(std::memory_order_relaxed)) != 0 &&
+         free_slot != kTombstone) {
     i = t->Next(i);
   }
   if (evicting_) {
     std::uint64_t era = era_.fetch_add(1, std::memory_order_relaxed) + 1;
     e->era.store(era, std::memory_order_relaxed);
     try {
-      QueueLocked(e, era);
+      ReserveQueueLocked();
     } catch (...) {
       Entry::Destroy(e);
       throw;
     }
+    QueueLocked(e, era);
   }
   t->slots[i].store(Tagged(e, hash), std::memory_order_release);  // publishes
-  ++used_;
+  if (free_slot == 0) ++used_;  // a reused tombstone was counted already
   size_.fetch_add(1, std::memory_order_relaxed);
   *created = true;
   return e;
@@ -281,18 +288,59 @@ void PeerTable::UnlinkLocked(Entry* e) {
   Epoch::Retire(e, &Entry::Destroy);
 }
 
-void PeerTable::QueueLocked(Entry* e, std::uint64_t era) {
+void PeerTable::ReserveQueueLocked() {
+  const std::size_t cells = fifo_.size();
+  if (QueuedLocked() + 1 <= cells) return;
+  std::vector<std::pair<std::uint64_t, Entry*>> ring(std::max<std::size_t>(
+      kInitialCapacity, 2 * (QueuedLocked() + 1)));
+  for (std::size_t i = 0; i < fifo_count_; ++i) {
+    ring[i] = fifo_[(fifo_head_ + i) % cells];
+  }
+  fifo_.swap(ring);
+  fifo_head_ = 0;
+}
+
+void PeerTable::QueueLocked(Entry* e, std::uint64_t era) noexcept {
   e->queued_era = era;
-  lru_.emplace_back(era, e);
-  std::push_heap(lru_.begin(), lru_.end(), OlderFirst{});
+  const std::size_t cells = fifo_.size();
+  if (fifo_count_ != 0) {
+    const std::uint64_t back = fifo_[(fifo_head_ + fifo_count_ - 1) % cells].first;
+    if (era < back) {
+      try {
+        older_.emplace_back(era, e);
+        std::push_heap(older_.begin(), older_.end(), OlderFirst{});
+        return;
+      } catch (const std::bad_alloc&) {
+        era = back;  // no memory for the heap: queued a little late
+        e->queued_era = era;
+      }
+    }
+  }
+  fifo_[(fifo_head_ + fifo_count_) % cells] = {era, e};
+  ++fifo_count_;
+}
+
+std::uint64_t PeerTable::OldestEraLocked() const {
+  std::uint64_t oldest = std::numeric_limits<std::uint64_t>::max();
+  if (fifo_count_ != 0) oldest = fifo_[fifo_head_].first;
+  if (!older_.empty()) oldest = std::min(oldest, older_.front().first);
+  return oldest;
 }
 
 bool PeerTable::PopOldestLocked(std::uint64_t* era, Entry** e) {
-  if (lru_.empty()) return false;
-  std::pop_heap(lru_.begin(), lru_.end(), OlderFirst{});
-  *era = lru_.back().first;
-  *e = lru_.back().second;
-  lru_.pop_back();
+  if (!older_.empty() &&
+      (fifo_count_ == 0 || older_.front().first < fifo_[fifo_head_].first)) {
+    std::pop_heap(older_.begin(), older_.end(), OlderFirst{});
+    *era = older_.back().first;
+    *e = older_.back().second;
+    older_.pop_back();
+    return true;
+  }
+  if (fifo_count_ == 0) return false;
+  *era = fifo_[fifo_head_].first;
+  *e = fifo_[fifo_head_].second;
+  fifo_head_ = fifo_head_ + 1 == fifo_.size() ? 0 : fifo_head_ + 1;
+  --fifo_count_;
   return true;
 }
 
@@ -301,7 +349,7 @@ std::size_t PeerTable::EvictOverCap(std::size_t cap, const Entry* keep) {
   std::size_t dropped = 0;
   // Each entry is looked at a bounded number of times per call, so a table
   // full of open peers cannot spin here.
-  std::size_t budget = 2 * lru_.size() + 1;
+  std::size_t budget = 2 * QueuedLocked() + 1;
   std::uint64_t now_era = era_.load(std::memory_order_relaxed);
   while (size_.load(std::memory_order_relaxed) > cap && budget-- > 0) {
     std::uint64_t era;
@@ -342,9 +390,9 @@ std::size_t PeerTable::SweepIdle(std::int64_t now_ns, std::int64_t idle_ns) {
   }
   if (cut == 0) return 0;
   std::size_t dropped = 0;
-  std::size_t budget = 2 * lru_.size() + 1;
+  std::size_t budget = 2 * QueuedLocked() + 1;
   std::uint64_t now_era = era_.load(std::memory_order_relaxed);
-  while (!lru_.empty() && lru_.front().first < cut && budget-- > 0) {
+  while (OldestEraLocked() < cut && budget-- > 0) {
     std::uint64_t era;
     Entry* e;
     PopOldestLocked(&era, &e);

@@ -19,9 +19,14 @@
 // entry, and a lookup under the mutex never finds a retired entry. Recency is kept
 // without writes on the hot path: an admission stamps its entry with the
 // table's current "era" only when the stamp differs, and the era moves only
-// when a peer is inserted or a sweep runs. A min-heap orders entries by the
+// when a peer is inserted or a sweep runs. A queue orders entries by the
 // era they were queued with; a popped entry whose stamp is newer is
 // requeued, so the first evictable entry found is the least recently used.
+// The queue is a FIFO of entries queued with the current era (new peers,
+// busy ones looked at again), which arrive in era order, and a min-heap of
+// the rest (requeued with an older stamp): popping takes the older of the
+// two fronts, so admitting a new peer under max_peers walks no heap unless
+// older peers were used since they were queued.
 
 #ifndef CIRCUIT_SRC_PEER_TABLE_H_
 #define CIRCUIT_SRC_PEER_TABLE_H_
@@ -36,6 +41,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
@@ -160,7 +166,8 @@ class PeerTable {
   // PeerTable::Find()
   //
   // The entry for `key`, or null. Lock-free. REQUIRES: the caller is pinned.
-  Entry* Find(std::string_view key, std::uint64_t hash) const noexcept;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* Find(std::string_view key,
+                                           std::uint64_t hash) const noexcept;
 
   // PeerTable::Insert()
   //
@@ -272,10 +279,22 @@ class PeerTable {
   // true; otherwise false.
   bool RetireLocked(Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void UnlinkLocked(Entry* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void QueueLocked(Entry* e, std::uint64_t era) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Pops the heap's oldest; false when empty.
+  // Makes room in the queue for one more entry. May throw std::bad_alloc.
+  void ReserveQueueLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `e` with `era`. Never allocates but for the heap; should that
+  // fail, queues `e` in the FIFO at its back's era instead (a little later
+  // than due, never lost). REQUIRES: ReserveQueueLocked since the queue
+  // last grew.
+  void QueueLocked(Entry* e, std::uint64_t era) noexcept
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pops the queue's oldest; false when empty.
   bool PopOldestLocked(std::uint64_t* era, Entry** e)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The era of the queue's oldest; UINT64_MAX when empty.
+  std::uint64_t OldestEraLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::size_t QueuedLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return fifo_count_ + older_.size();
+  }
 
   // Read without the lock by Find and Touch.
   std::atomic<Table*> table_;
@@ -286,7 +305,14 @@ class PeerTable {
   // Protected by mu_.
   Mutex mu_;
   std::size_t used_ ABSL_GUARDED_BY(mu_) = 0;  // live + tombstones
-  std::vector<std::pair<std::uint64_t, Entry*>> lru_ ABSL_GUARDED_BY(mu_);
+  // The eviction queue (see the file comment): (era queued with, entry).
+  // The FIFO is a ring of `fifo_.size()` cells, `fifo_count_` of them used
+  // from `fifo_head_`, in era order; it has a cell for every queued entry,
+  // so a requeue never allocates. `older_` is a min-heap.
+  std::vector<std::pair<std::uint64_t, Entry*>> fifo_ ABSL_GUARDED_BY(mu_);
+  std::size_t fifo_head_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t fifo_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::pair<std::uint64_t, Entry*>> older_ ABSL_GUARDED_BY(mu_);
   // (era, time) at each idle sweep, oldest first.
   std::deque<std::pair<std::uint64_t, std::int64_t>> checkpoints_
       ABSL_GUARDED_BY(mu_);

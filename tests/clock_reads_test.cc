@@ -84,6 +84,14 @@ namespace circuit::testing {
 namespace {
 
 // Calls longer than 1 s are slow; half of them open a peer.
+// Only the consecutive-failures rule: `n` failures in a row trip.
+BreakerOptions ConsecutiveRuleOnly(int n) {
+  BreakerOptions options;
+  options.max_failures = kUnlimited;
+  options.consecutive_failures = n;
+  return options;
+}
+
 BreakerOptions SlowCallRule() {
   BreakerOptions options;
   options.slow_call_duration = absl::Seconds(1);
@@ -156,16 +164,37 @@ BOOST_AUTO_TEST_CASE(SuccessAfterAFailureReadsNoClockForTheReset) {
 }
 
 BOOST_AUTO_TEST_CASE(ConsecutiveRuleSuccessReadsNoClock) {
-  BreakerOptions options;
-  options.max_failures = kUnlimited;
-  options.consecutive_failures = 5;
-  CircuitBreakerSet consecutive(ManualOptions(&clock, options));
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(5)));
   consecutive.context(kPeer).succeed();
   clock.reset();
 
   for (int i = 0; i < 10; ++i) consecutive.context(kPeer).succeed();
 
   BOOST_TEST(clock.reads() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(FailureThatCannotTripReadsNoClock) {
+  // No window rule, no rate rule, and a run of failures still short of the
+  // consecutive rule: nothing needs the time.
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(5)));
+  consecutive.context(kPeer).succeed();
+  clock.reset();
+
+  for (int i = 0; i < 4; ++i) consecutive.context(kPeer).fail();
+
+  BOOST_TEST(clock.reads() == 0);
+  BOOST_TEST(consecutive.state(kPeer) == State::kClosed);
+}
+
+BOOST_AUTO_TEST_CASE(FailureThatTripsTheConsecutiveRuleReadsTheClock) {
+  CircuitBreakerSet consecutive(ManualOptions(&clock, ConsecutiveRuleOnly(2)));
+  consecutive.context(kPeer).fail();
+  clock.reset();
+
+  consecutive.context(kPeer).fail();  // trips: the open deadline needs now
+
+  BOOST_TEST(clock.reads() >= 1);
+  BOOST_TEST(consecutive.state(kPeer) == State::kOpen);
 }
 
 BOOST_AUTO_TEST_CASE(RejectionWhileOpenReadsTheClock) {

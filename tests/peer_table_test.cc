@@ -210,6 +210,41 @@ BOOST_AUTO_TEST_CASE(TouchedEntryIsNoLongerTheOldest) {
   BOOST_TEST(Get("b") == nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(EntryUsedBeforeLaterInsertsGoesBeforeThem) {
+  Entry* a = Add("a");
+  Add("b");
+  table.Touch(a);  // used at b's era, before c and d came
+  Entry* c = Add("c");
+  Entry* d = Add("d");
+
+  // b and a (requeued behind d with its older stamp) are the two least
+  // recently used: both go before c and d.
+  std::size_t dropped = table.EvictOverCap(2, nullptr);
+
+  BOOST_TEST(dropped == 2u);
+  BOOST_TEST(Get("a") == nullptr);
+  BOOST_TEST(Get("b") == nullptr);
+  BOOST_TEST(Get("c") == c);
+  BOOST_TEST(Get("d") == d);
+}
+
+BOOST_AUTO_TEST_CASE(ChurnAtACapKeepsExactlyTheNewestKeys) {
+  // Colliding keys, so every insert probes past the tombstones of the ones
+  // evicted before it, and reuses one.
+  constexpr int kCap = 8;
+  for (int i = 0; i < 2000; ++i) {
+    Add("k" + std::to_string(i), kSameHash);
+    table.EvictOverCap(kCap, nullptr);
+  }
+
+  BOOST_TEST(table.size() == static_cast<std::size_t>(kCap));
+  for (int i = 0; i < 2000; ++i) {
+    const bool kept = i >= 2000 - kCap;
+    BOOST_TEST((Get("k" + std::to_string(i), kSameHash) != nullptr) == kept,
+               "k" << i);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(EvictingFromAChainOfCollidingKeysKeepsTheRestReachable) {
   for (int i = 0; i < 8; ++i) Add("c" + std::to_string(i), kSameHash);
 
@@ -221,8 +256,12 @@ BOOST_AUTO_TEST_CASE(EvictingFromAChainOfCollidingKeysKeepsTheRestReachable) {
   for (int i = 3; i < 8; ++i) {
     BOOST_TEST(Get("c" + std::to_string(i), kSameHash) != nullptr);
   }
-  Entry* back = Add("c0", kSameHash);  // re-inserted past the tombstones
+  Entry* back = Add("c0", kSameHash);  // into the chain's first tombstone
   BOOST_TEST(Get("c0", kSameHash) == back);
+  for (int i = 3; i < 8; ++i) {
+    BOOST_TEST(Get("c" + std::to_string(i), kSameHash) != nullptr);
+  }
+  BOOST_TEST(Get("c1", kSameHash) == nullptr);
 }
 
 BOOST_AUTO_TEST_CASE(OpenAndHalfOpenEntriesAreSkipped) {
