@@ -88,6 +88,7 @@ absl::StatusOr<std::unique_ptr<Policy>> Policy::Make(
   p->rate_rules =
       options.failure_rate_threshold > 0 || options.slow_call_rate_threshold > 0;
   p->records_latency = set.records_latency;
+  p->failures_report_time = set.judges_outliers;
   p->times_calls = p->slow_ns > 0 || p->records_latency;
   p->max_concurrent = options.max_concurrent_calls;
   p->budget = set.budget;
@@ -368,7 +369,9 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
       set_consecutive(run);
       const BreakerOptions& o = q.options;
       if (o.consecutive_failures > 0 && run >= o.consecutive_failures) trip = true;
-      if ((q.window_rule || trip) && !have_now) {
+      // Outlier detection evaluates on a failure's time (the set's
+      // MaybeEvaluate), so it needs one too.
+      if ((q.window_rule || trip || q.failures_report_time) && !have_now) {
         now = ToNanos(clock.now());
         have_now = true;
       }
@@ -383,13 +386,14 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // (A reconfiguration may have turned a rate rule on since `fast`.)
     if (q.rate_rules && !have_now) {
       now = ToNanos(clock.now());
-      r.now_ns = now;
+      have_now = true;
     }
     if (q.rate_rules &&
         RecordRateLocked(q, now, outcome == Outcome::kFailure, slow)) {
       trip = true;
     }
     if (trip) TripFromClosedLocked(now, &r);
+    r.now_ns = have_now ? now : kUntimed;
     return r;
   }
   if (s == State::kHalfOpen && probe) {

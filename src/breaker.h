@@ -88,6 +88,7 @@ struct Policy {
   struct SetLevel {
     std::uint64_t seed = 0;          // jitter
     bool records_latency = false;    // outlier latency rule on
+    bool judges_outliers = false;    // any outlier rule on
     OpenBudget* budget = nullptr;    // max_open_fraction < 1
   };
 
@@ -103,6 +104,9 @@ struct Policy {
   // The slow-call rule or the latency rule on: admissions read the clock.
   bool times_calls = false;
   bool records_latency = false;      // set-level: keep latency samples
+  // Set-level: a counted failure reads the clock even when no trip rule
+  // needs it (outlier evaluation runs on that time).
+  bool failures_report_time = false;
   std::int32_t max_concurrent = 0;   // 0: no bulkhead
   OpenBudget* budget = nullptr;      // set-level; null: no limit
 
@@ -251,6 +255,50 @@ class Breaker : public BreakerHot {
     return true;
   }
 
+  // The closed path of a peer with a bulkhead (and nothing else: no timing,
+  // no rate rule, no failure run), which the ones above turn away.
+
+  // Breaker::AdmitsClosedTakingSlot()
+  //
+  // When the breaker is closed or disabled, its calls need not be timed and
+  // it has a bulkhead with a free slot: takes the slot, sets `*generation`
+  // (with kHoldsSlot) and returns true. Otherwise returns false having done
+  // nothing (a full bulkhead included: the general Admit refuses it).
+  bool AdmitsClosedTakingSlot(std::uint64_t* generation) noexcept {
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    State s = word::StateOf(w);
+    if ((s != State::kClosed && s != State::kDisabled) ||
+        (fast() & (kTimesCalls | kBulkhead)) != kBulkhead ||
+        !TryTakeSlot(SlotLimit())) {
+      return false;
+    }
+    *generation = word::GenerationOf(w) | kHoldsSlot;
+    return true;
+  }
+
+  // Breaker::SettleClosedSuccessWithSlot()
+  //
+  // As SettleClosedSuccess for a call admitted with a slot (`generation`
+  // carries kHoldsSlot), giving the slot back.
+  bool SettleClosedSuccessWithSlot(std::uint64_t generation) noexcept {
+    // No failure run, and no fast bit but the bulkhead's (the limit aside).
+    constexpr std::uint64_t kRunAndBits = 0xFFFFFFFFFFull;
+    constexpr std::uint64_t kOnlyBulkhead = std::uint64_t{kBulkhead} << 32;
+    if ((run_fast_.load(std::memory_order_relaxed) & kRunAndBits) !=
+        kOnlyBulkhead) {
+      return false;
+    }
+    std::uint64_t w = word_.load(std::memory_order_acquire);
+    State s = word::StateOf(w);
+    if (word::GenerationOf(w) != (generation & ~kHoldsSlot) ||
+        (s != State::kClosed && s != State::kDisabled)) {
+      return false;
+    }
+    CountSuccess();
+    ReleaseSlot();
+    return true;
+  }
+
   // Breaker::Settle()
   //
   // Records the outcome of a call admitted under `generation`. `start_ns` is
@@ -296,6 +344,12 @@ class Breaker : public BreakerHot {
   }
   std::int32_t SlotsTaken() const noexcept {
     return in_flight_.load(std::memory_order_acquire);
+  }
+  // The bulkhead's limit (0: none).
+  std::int32_t SlotLimit() const noexcept {
+    const std::uint32_t l = slot_limit();
+    return l != kLimitElsewhere ? static_cast<std::int32_t>(l)
+                                : policy()->max_concurrent;
   }
 
   // Breaker::Retire()
@@ -490,10 +544,12 @@ class Breaker : public BreakerHot {
 
   // Bits of `fast_`: what the closed path needs to know of the policy,
   // without loading it.
-  static std::uint8_t FastBits(const Policy* p) noexcept {
-    return static_cast<std::uint8_t>((p->times_calls ? kTimesCalls : 0) |
-                                     (p->rate_rules ? kRateRules : 0) |
-                                     (p->max_concurrent > 0 ? kBulkhead : 0));
+  static std::uint32_t FastBits(const Policy* p) noexcept {
+    return FastWord(
+        static_cast<std::uint8_t>((p->times_calls ? kTimesCalls : 0) |
+                                  (p->rate_rules ? kRateRules : 0) |
+                                  (p->max_concurrent > 0 ? kBulkhead : 0)),
+        p->max_concurrent);
   }
 
   friend void abi_v1::CountSuccessSlow(BreakerHot* b) noexcept;
@@ -502,8 +558,8 @@ class Breaker : public BreakerHot {
   // they fill one cache line (Entry in peer_table.h), and an admission plus
   // a closed-state success touch nothing else of the breaker.
 
-  // ---- Read when not closed, and on failures. Counters are atomic: read by
-  // snapshots without the lock.
+  // ---- Read when not closed, on failures, and by the bulkhead. Counters
+  // are atomic: read by snapshots without the lock.
   std::atomic<const Policy*> policy_;
   std::atomic<std::int64_t> open_until_ns_{0};  // written under mu_
   std::atomic<std::uint64_t> rejections_{0};  // spill (counters.h)
@@ -527,10 +583,8 @@ class Breaker : public BreakerHot {
   std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
   std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<std::uint32_t> trips_{0};
-  // Set-level judgement: bulkhead slots taken, ejections and suppressed
-  // trips (atomic: snapshots read them without the lock), and the outlier
-  // bookkeeping.
-  std::atomic<std::int32_t> in_flight_{0};
+  // Set-level judgement: ejections and suppressed trips (atomic: snapshots
+  // read them without the lock), and the outlier bookkeeping.
   std::atomic<std::uint32_t> ejections_{0};
   std::atomic<std::uint32_t> suppressed_{0};
   std::unique_ptr<Judged> judged_ ABSL_GUARDED_BY(mu_);

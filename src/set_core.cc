@@ -114,6 +114,7 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
       options, Policy::SetLevel{
                    .seed = seed_,
                    .records_latency = options_.outlier.latency_factor > 0,
+                   .judges_outliers = judging_,
                    .budget = budget_.get()});
   if (!p.ok()) throw std::invalid_argument(std::string(p.status().message()));
   policies_.push_back(*std::move(p));
@@ -444,8 +445,10 @@ std::size_t SetCore::EvaluateOutliers(std::int64_t now_ns) {
 
 void SetCore::Settle(const Ticket& ticket, Outcome outcome) noexcept {
   auto& b = static_cast<Breaker&>(*ticket.breaker);
-  if (outcome == Outcome::kSuccess && b.SettleClosedSuccess(ticket.generation))
-      [[likely]] {
+  if (outcome == Outcome::kSuccess &&
+      ((ticket.generation & kHoldsSlot) != 0
+           ? b.SettleClosedSuccessWithSlot(ticket.generation)
+           : b.SettleClosedSuccess(ticket.generation))) [[likely]] {
     if (events_.has_listeners()) [[unlikely]] {
       events_.Success(Entry::Of(&b)->key());
     }

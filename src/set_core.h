@@ -76,7 +76,8 @@ class SetCore final : public CoreHot, public StoreSink {
   // ---------------------------------------------------------------------
   // The admission engine. Its first step is the inline one of
   // circuit/internal/hot_path.h (a plainly closed breaker in a set that
-  // neither listens nor evicts), then a closed breaker (recency, listeners),
+  // neither listens nor evicts), then a closed breaker (recency, listeners)
+  // or one whose bulkhead has a free slot,
   // then everything else out of line.
 
   // SetCore::Admit()
@@ -283,7 +284,8 @@ inline Verdict SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
                                    absl::Status* status) {
   Verdict v;
   if (AdmitsPlainly(this, &e->breaker, &v.ticket.generation) ||
-      e->breaker.AdmitsClosed(&v.ticket.generation)) [[likely]] {
+      e->breaker.AdmitsClosed(&v.ticket.generation) ||
+      e->breaker.AdmitsClosedTakingSlot(&v.ticket.generation)) [[likely]] {
     if (general.load(std::memory_order_relaxed) != 0) [[unlikely]] {
       table_.Touch(e);
       if (events_.has_listeners()) events_.BeforeCall(e->key());

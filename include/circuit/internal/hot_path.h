@@ -90,11 +90,23 @@ struct BreakerHot {
   static constexpr std::uint8_t kRateRules = 2;   // failure/slow-call rate
   static constexpr std::uint8_t kBulkhead = 4;    // max_concurrent_calls on
 
+  // The bulkhead's limit in the fast word when it does not fit there (then
+  // it is read from the policy).
+  static constexpr std::uint32_t kLimitElsewhere = 0xFFFFFF;
+
+  // The fast word: the fast bits (bits 0-7) and the bulkhead's limit (bits
+  // 8-31; kLimitElsewhere when it does not fit).
+  static constexpr std::uint32_t FastWord(std::uint8_t fast,
+                                          std::int32_t limit) noexcept {
+    const auto l = static_cast<std::uint32_t>(limit);
+    return fast | ((l < kLimitElsewhere ? l : kLimitElsewhere) << 8);
+  }
+
   BreakerHot(std::uint64_t word, std::uint32_t count_id,
-             std::uint8_t fast) noexcept
+             std::uint32_t fast_word) noexcept
       : word_(word),
         count_id_(count_id),
-        run_fast_(static_cast<std::uint64_t>(fast) << 32) {}
+        run_fast_(static_cast<std::uint64_t>(fast_word) << 32) {}
 
   // The failure run (consecutive failures while closed).
   std::int32_t consecutive() const noexcept {
@@ -106,6 +118,11 @@ struct BreakerHot {
     return static_cast<std::uint8_t>(
         run_fast_.load(std::memory_order_relaxed) >> 32);
   }
+  // The bulkhead's limit (kLimitElsewhere: see the policy).
+  std::uint32_t slot_limit() const noexcept {
+    return static_cast<std::uint32_t>(
+        run_fast_.load(std::memory_order_relaxed) >> 40);
+  }
   // Setters; REQUIRES: the breaker's lock (the only writers hold it).
   void set_consecutive(std::int32_t run) noexcept {
     std::uint64_t v = run_fast_.load(std::memory_order_relaxed);
@@ -113,10 +130,11 @@ struct BreakerHot {
                         static_cast<std::uint32_t>(run),
                     std::memory_order_relaxed);
   }
-  void set_fast(std::uint8_t fast) noexcept {
+  void set_fast(std::uint32_t fast_word) noexcept {
     std::uint64_t v = run_fast_.load(std::memory_order_relaxed);
-    run_fast_.store((v & 0xFFFFFFFFu) | (static_cast<std::uint64_t>(fast) << 32),
-                    std::memory_order_release);
+    run_fast_.store(
+        (v & 0xFFFFFFFFu) | (static_cast<std::uint64_t>(fast_word) << 32),
+        std::memory_order_release);
   }
 
   // BreakerHot::AdmitsClosed()
@@ -153,7 +171,10 @@ struct BreakerHot {
 
   std::atomic<std::uint64_t> word_;
   std::uint32_t count_id_;  // counter id: see src/counters.h
-  // The failure run (low 32 bits) and the fast bits (bits 32-39): one load
+  // Bulkhead slots taken (max_concurrent_calls); in the hot line, with the
+  // limit, so that a bulkhead costs a closed call no further line.
+  std::atomic<std::int32_t> in_flight_{0};
+  // The failure run (low 32 bits) and the fast word (bits 32-63): one load
   // tells a closed-state success that it has nothing to reset or record.
   std::atomic<std::uint64_t> run_fast_;
 };
