@@ -542,11 +542,60 @@ BENCHMARK(BM_AbslInsertEraseOldest)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
 // ---------------------------------------------------------------------------
 // Bulkhead (BreakerOptions::max_concurrent_calls) on and off
 //
-// RESERVED: rows for closed admit + success with max_concurrent_calls set
-// (BM_ContextBulkhead) against the same call with it off (BM_Context), for
-// the DESIGN.md section 5 target "max_concurrent_calls on <= 1.3 x off".
-// They go here once the option exists; report.py already lists
-// BM_ContextBulkhead/real_time/threads:1 and prints its row when present.
+// Closed admit + success through `context(peer)` over the same 10k peers as
+// BM_Context, with every peer's bulkhead on (a limit the calls never reach),
+// for the DESIGN.md section 5 target "max_concurrent_calls on <= 1.3 x off";
+// and the same through a handle, against BM_Handle.
+
+circuit::CircuitBreakerSet& BulkheadSet() {
+  static circuit::CircuitBreakerSet* set = [] {
+    circuit::SetOptions o;
+    o.defaults.max_concurrent_calls = 1000;
+    auto* s = new circuit::CircuitBreakerSet(o);
+    for (const std::string& p : Peers()) s->context(p).succeed();
+    return s;
+  }();
+  return *set;
+}
+
+void BM_ContextBulkhead(benchmark::State& state) {
+  circuit::CircuitBreakerSet& set = BulkheadSet();
+  const std::vector<std::string>& peers = Peers();
+  int i = StartIndex(state);
+  for (auto _ : state) {
+    circuit::Context ctx = set.context(peers[i]);
+    benchmark::DoNotOptimize(ctx);
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_ContextBulkhead)->Threads(1)->Threads(2)->UseRealTime();
+
+void BM_HandleBulkhead(benchmark::State& state) {
+  static const std::vector<circuit::PeerHandle> handles = [] {
+    std::vector<circuit::PeerHandle> v;
+    for (const std::string& p : Peers()) v.push_back(BulkheadSet().handle(p));
+    return v;
+  }();
+  int i = StartIndex(state);
+  for (auto _ : state) {
+    circuit::Context ctx = handles[i].context();
+    benchmark::DoNotOptimize(ctx);
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_HandleBulkhead)->Threads(1)->UseRealTime();
+
+// The floor of any exact shared bulkhead: one locked increment to take a
+// slot and one locked decrement to give it back, on a line already in the
+// cache. What BM_ContextBulkhead adds over BM_Context is set against it.
+void BM_SlotFloor(benchmark::State& state) {
+  static std::atomic<std::int32_t> slots{0};
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(slots.fetch_add(1, std::memory_order_acq_rel));
+    slots.fetch_sub(1, std::memory_order_acq_rel);
+  }
+}
+BENCHMARK(BM_SlotFloor);
 
 // ---------------------------------------------------------------------------
 // Memory per tracked peer

@@ -91,9 +91,12 @@ ROWS = [
      "BM_AbslInsertEraseOldest/1000000"),
     ("circuit new peer admitted at `max_peers` = 1 M",
      "BM_AdmitNewPeer/1000000"),
-    # Printed once bench/breaker_set_bench.cc has the row (the bulkhead).
     ("circuit `context(peer)` with `max_concurrent_calls` set, 10k peers",
      "BM_ContextBulkhead/real_time/threads:1"),
+    ("circuit `PeerHandle::context()` with `max_concurrent_calls` set",
+     "BM_HandleBulkhead/real_time/threads:1"),
+    ("a locked increment and decrement (the floor of an exact bulkhead)",
+     "BM_SlotFloor"),
 ]
 
 # The baseline of rows not measured against BM_Floor.
