@@ -218,7 +218,7 @@ void Breaker::SetPolicy(const Policy* policy) {
   set_fast(FastBits(policy));
 }
 
-Decision Breaker::Admit(const Clock& clock) noexcept {
+Decision Breaker::Admit(const Clock& clock, bool dry_run) noexcept {
   std::uint64_t w = word_.load(std::memory_order_acquire);
   for (;;) {
     State s = word::StateOf(w);
@@ -229,7 +229,7 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       return d;
     }
     if (s == State::kForcedOpen) {
-      CountRejection();
+      if (!dry_run) CountRejection();
       Decision d;
       d.retry_after_ns = kMaxNs;
       return d;
@@ -243,13 +243,17 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
       std::int64_t now = ToNanos(clock.now());
       std::int64_t until = open_until_ns_.load(std::memory_order_acquire);
       if (now < until) {
-        CountRejection();
+        if (!dry_run) CountRejection();
         Decision d;
         d.retry_after_ns = SatSub(until, now);
         return d;
       }
       // The open period is over: the first caller here becomes a probe.
       Decision d;
+      if (dry_run) {
+        d.admitted = d.probe = true;
+        return d;
+      }
       {
         SpinLockGuard lock(&mu_);
         std::uint64_t current = word_.load(std::memory_order_relaxed);
@@ -271,8 +275,14 @@ Decision Breaker::Admit(const Clock& clock) noexcept {
     auto max_probes =
         static_cast<std::uint32_t>(policy()->options.half_open_max_calls);
     if (word::ProbesOf(w) >= max_probes) {
-      CountRejection();
+      if (!dry_run) CountRejection();
       return Decision{};
+    }
+    if (dry_run) {
+      Decision d;
+      d.admitted = d.probe = true;
+      d.generation = word::GenerationOf(w);
+      return d;
     }
     if (word_.compare_exchange_weak(w, w + (1ull << word::kProbeShift),
                                     std::memory_order_acq_rel,

@@ -209,8 +209,10 @@ class Breaker : public BreakerHot {
 
   // Breaker::Admit()
   //
-  // Admits or rejects a call. Reads `clock` only when not closed.
-  Decision Admit(const Clock& clock) noexcept;
+  // Admits or rejects a call. Reads `clock` only when not closed. With
+  // `dry_run`, decides the same without acting on it: no probe slot taken,
+  // no transition, no rejection counted.
+  Decision Admit(const Clock& clock, bool dry_run = false) noexcept;
 
   // The closed-state admission is BreakerHot::AdmitsClosed()
   // (circuit/internal/hot_path.h); when it fails, call Admit().

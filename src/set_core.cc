@@ -297,15 +297,16 @@ std::int64_t SetCore::CoarseNowNs(std::int64_t* slack_ns) const noexcept {
   return NowNs();
 }
 
-Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
-                           absl::Status* status) {
+Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
+                           Mode mode) {
+  const bool dry_run = mode == Mode::kDryRun;
   // An open (or forced-open) breaker before its deadline: the common
   // rejection, without the breaker's general Admit and its Decision.
   // The deadline is checked first on the coarse clock (a few ns, against
   // some 20 for the exact one); only within its slack of the deadline is
   // the exact clock read.
   State raw = e->breaker.RawState();
-  if (raw == State::kOpen || raw == State::kForcedOpen) {
+  if (!dry_run && (raw == State::kOpen || raw == State::kForcedOpen)) {
     std::int64_t slack = 0;
     std::int64_t retry_after_ns = 0;
     std::int64_t now = raw == State::kOpen ? CoarseNowNs(&slack) : 0;
@@ -316,6 +317,23 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin,
   }
   // The bulkhead: a slot first, given back when the breaker refuses.
   const std::int32_t limit = e->breaker.policy()->max_concurrent;
+  if (dry_run) {
+    Verdict v;
+    if (limit > 0 && e->breaker.SlotsTaken() >= limit) {
+      v.refusal = Refusal::kBusy;
+      v.limit = limit;
+      return v;
+    }
+    Decision d = e->breaker.Admit(*clock_, /*dry_run=*/true);
+    // A retired entry's peer would be made anew, closed: admitted.
+    if (d.admitted || d.retired) {
+      v.ticket.breaker = &e->breaker;
+    } else {
+      v.refusal = Refusal::kOpen;
+      v.retry_after_ns = d.retry_after_ns;
+    }
+    return v;
+  }
   if (limit > 0 && !e->breaker.TryTakeSlot(limit)) {
     return RefuseBusy(e, pin, limit, status);
   }
@@ -690,29 +708,15 @@ void SetCore::apply_remote(std::string_view peer, State state,
 }
 
 
-bool SetCore::WouldAdmit(std::string_view peer) const {
+bool SetCore::WouldAdmit(std::string_view peer) {
   if (!CheckPeer(peer).ok()) return false;
   EpochGuard pin;
   Entry* e = FindLive(peer, PeerTable::Hash(peer));
   return e == nullptr || WouldAdmit(e);
 }
 
-bool SetCore::WouldAdmit(Entry* e) const noexcept {
-  const std::int32_t limit = e->breaker.policy()->max_concurrent;
-  if (limit > 0 && e->breaker.SlotsTaken() >= limit) return false;
-  switch (e->breaker.EffectiveState(*clock_)) {
-    case State::kClosed:
-    case State::kDisabled:
-      return true;
-    case State::kHalfOpen: {
-      // An open breaker past its timeout reads half-open with no probe out.
-      BreakerView v = e->breaker.View(*clock_);
-      const int slots = e->breaker.policy()->options.half_open_max_calls;
-      return v.state == State::kHalfOpen && v.probes_in_flight < slots;
-    }
-    default:
-      return false;
-  }
+bool SetCore::WouldAdmit(Entry* e) noexcept {
+  return AdmitSlow(e, /*pin=*/0, /*status=*/nullptr, Mode::kDryRun).admitted();
 }
 
 }  // namespace circuit::internal

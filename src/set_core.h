@@ -98,11 +98,11 @@ class SetCore final : public CoreHot, public StoreSink {
 
   // SetCore::WouldAdmit()
   //
-  // The engine's decision without acting on it: no probe slot taken, no
-  // rejection counted, nothing created. An unknown peer reads true, a bad
-  // peer id false.
-  bool WouldAdmit(std::string_view peer) const;
-  bool WouldAdmit(Entry* e) const noexcept;
+  // The engine's decision in its dry-run mode: no probe slot or bulkhead
+  // slot taken, no rejection counted, no transition, no listener, nothing
+  // created. An unknown peer reads true, a bad peer id false.
+  bool WouldAdmit(std::string_view peer);
+  bool WouldAdmit(Entry* e) noexcept;
 
   // ---------------------------------------------------------------------
   // The settle engine (CoreHot). Its first step is inline too
@@ -172,7 +172,12 @@ class SetCore final : public CoreHot, public StoreSink {
   Verdict RefuseBadPeer(std::string_view peer, absl::Status* status) const;
   Entry* CreatePinned(std::string_view peer, std::uint64_t hash,
                       std::uint32_t pin);
-  Verdict AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status);
+  // How the engine acts on its decision.
+  enum class Mode { kAdmit, kDryRun };
+  // The engine past its inline first steps. kDryRun decides only: `pin`
+  // and `status` are not used, and an admitting verdict holds nothing.
+  Verdict AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
+                    Mode mode = Mode::kAdmit);
   // A refusal of `e` (its status into `*status` when not null); releases
   // the pin.
   Verdict Refuse(Entry* e, std::uint32_t pin, std::int64_t retry_after_ns,
