@@ -44,82 +44,9 @@
 #include "arith.h"
 #include "counters.h"
 #include "sync.h"
+#include "trip_rules.h"
 
 namespace circuit::internal {
-
-// OpenBudget
-//
-// The set's say over automatic trips (SetOptions::max_open_fraction): how
-// many of its peers are open, half-open or forced open, against the limit
-// max(1, floor(fraction * peers)). Breakers count themselves in and out as
-// their state changes (under their own lock); an automatic trip first
-// reserves its place, and one that finds none is suppressed. Manual and
-// remote opens are counted without asking.
-class OpenBudget {
- public:
-  // `peers` reads how many peers the set tracks; called only on trips.
-  OpenBudget(double fraction, std::function<std::size_t()> peers)
-      : fraction_(fraction), peers_(std::move(peers)) {}
-
-  // Reserves a place for an automatic trip; false at the limit.
-  bool TryTake() noexcept;
-  // A change not asked about: +1 into the open states, -1 out of them.
-  void Add(std::int64_t delta) noexcept {
-    open_.fetch_add(delta, std::memory_order_acq_rel);
-  }
-  std::int64_t open() const noexcept {
-    return open_.load(std::memory_order_acquire);
-  }
-  // max(1, floor(fraction * peers)).
-  std::int64_t Limit(std::size_t peers) const noexcept;
-
- private:
-  const double fraction_;
-  const std::function<std::size_t()> peers_;
-  std::atomic<std::int64_t> open_{0};
-};
-
-// Policy
-//
-// Validated options plus what the breaker derives from them. Immutable;
-// shared by every breaker that uses it.
-struct Policy {
-  // What the set adds to a peer's options.
-  struct SetLevel {
-    std::uint64_t seed = 0;          // jitter
-    bool records_latency = false;    // outlier latency rule on
-    bool judges_outliers = false;    // any outlier rule on
-    OpenBudget* budget = nullptr;    // max_open_fraction < 1
-  };
-
-  BreakerOptions options;
-  std::int64_t time_unit_ns = 0;
-  std::int64_t reset_ns = 0;
-  std::int64_t max_reset_ns = 0;     // INT64_MAX: no cap
-  std::int64_t slow_ns = 0;          // 0: no slow-call rule
-  std::int64_t bucket_ns = 0;        // width of one rate bucket
-  std::uint64_t seed = 0;            // set-level: jitter
-  bool window_rule = false;
-  bool rate_rules = false;  // failure rate or slow-call rate
-  // The slow-call rule or the latency rule on: admissions read the clock.
-  bool times_calls = false;
-  bool records_latency = false;      // set-level: keep latency samples
-  // Set-level: a counted failure reads the clock even when no trip rule
-  // needs it (outlier evaluation runs on that time).
-  bool failures_report_time = false;
-  std::int32_t max_concurrent = 0;   // 0: no bulkhead
-  OpenBudget* budget = nullptr;      // set-level; null: no limit
-
-  // Policy::Make()
-  //
-  // `kInvalidArgument` when `options` do not validate.
-  static absl::StatusOr<std::unique_ptr<Policy>> Make(
-      const BreakerOptions& options, const SetLevel& set);
-  static absl::StatusOr<std::unique_ptr<Policy>> Make(
-      const BreakerOptions& options, std::uint64_t seed) {
-    return Make(options, SetLevel{.seed = seed});
-  }
-};
 
 // Transition
 //
@@ -457,53 +384,6 @@ class Breaker : public BreakerHot {
   }
 
  private:
-  // Ring of the newest counted failure times, exact for the window rule.
-  class FailureRing {
-   public:
-    ~FailureRing();
-    // Sets the rule's `max_failures` (0 when the window rule is off),
-    // keeping the newest failures that fit. Memory is not reserved up front:
-    // the ring grows as failures actually share a window, up to the limit.
-    void SetLimit(std::uint32_t limit) noexcept;
-    // Adds a failure at `t`; returns whether more than `limit` failures
-    // now fall within (t - window, t].
-    bool AddAndCheck(std::int64_t t, std::int64_t window) noexcept;
-    int CountWithin(std::int64_t now, std::int64_t window) const noexcept;
-    void Clear() noexcept { head_ = count_ = 0; }
-
-   private:
-    std::int64_t* data() noexcept { return cap_ <= kInline ? inline_ : heap_; }
-    const std::int64_t* data() const noexcept {
-      return cap_ <= kInline ? inline_ : heap_;
-    }
-    // Doubles the storage (up to the limit); false when memory is short.
-    bool Grow() noexcept;
-    static constexpr std::uint32_t kInline = 3;
-    union {
-      std::int64_t inline_[kInline];
-      std::int64_t* heap_;
-    };
-    std::uint32_t limit_ = 0;  // max_failures
-    std::uint32_t cap_ = 0;    // storage, <= limit_ past the inline slots
-    std::uint32_t head_ = 0;
-    std::uint32_t count_ = 0;
-  };
-
-  // What a breaker remembers once it has failed: the failure times of the
-  // window rule and the state of trip-log coalescing. Without it (memory
-  // short) failures still count and the run and rate rules still apply,
-  // but the window rule cannot see them, and every transition is logged.
-  struct History {
-    FailureRing ring;
-    std::int64_t closed_since_ns = 0;  // backoff decay
-  };
-
-  // Rate buckets for the failure-rate and slow-call rules.
-  struct Bucket {
-    std::int64_t index;
-    std::uint32_t calls, failures, slow;
-  };
-
   // What outlier detection keeps of a peer: the totals at the previous
   // evaluation and the newest latencies since (when the latency rule is
   // on). Made by the first evaluation or timed call that needs it.
@@ -518,6 +398,22 @@ class Breaker : public BreakerHot {
   // transition (an automatic trip from closed).
   Transition TripLocked(std::int64_t now, State from, bool grow_streak,
                         bool reserved = false)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Times a call that started at `start_ns` when the policy times calls
+  // (`fast`): sets `*now`, keeps the latency for outlier detection, and
+  // returns whether the call was slow.
+  bool TimeCall(std::uint8_t fast, Outcome outcome, std::int64_t start_ns,
+                const Clock& clock, std::int64_t* now) noexcept;
+  // Counts an outcome in the totals.
+  void Count(Outcome outcome) noexcept;
+  // The outcome of a call to a closed breaker, at `now` (kUntimed: read
+  // `clock` if a rule needs the time).
+  Settled SettleClosedLocked(Outcome outcome, bool slow, std::int64_t now,
+                             const Clock& clock)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The outcome of a half-open probe admitted under `generation`, into `*r`.
+  void SettleProbeLocked(std::uint64_t generation, Outcome outcome,
+                         std::int64_t now, Settled* r)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // An automatic trip of a closed breaker, through the open budget: fills
   // r->transition, or r->suppressed when the budget has no place.
@@ -534,14 +430,6 @@ class Breaker : public BreakerHot {
   // `reserved` did already).
   Transition SetWordLocked(State to, std::uint32_t probes,
                            bool reserved = false)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether the rate rules fire after recording an outcome at `now`.
-  bool RecordRateLocked(const Policy& p, std::int64_t now, bool failure,
-                        bool slow) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ClearHistoryLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The history, made if need be; null when memory is short.
-  History* HistoryLocked() noexcept ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  std::int64_t OpenPeriodLocked(const Policy& p, int streak) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // Bits of `fast_`: what the closed path needs to know of the policy,
@@ -577,13 +465,8 @@ class Breaker : public BreakerHot {
   // ---- Protected by mu_.
   mutable SpinLock mu_;
   std::int32_t half_open_successes_ ABSL_GUARDED_BY(mu_) = 0;
-  std::int32_t streak_ ABSL_GUARDED_BY(mu_) = 0;  // trips in a row
   std::uint64_t peer_hash_;  // constant
-  // Made on the first failure or trip (HistoryLocked): a peer that never
-  // fails keeps its entry to three cache lines.
-  std::unique_ptr<History> history_ ABSL_GUARDED_BY(mu_);
-  std::unique_ptr<Bucket[]> buckets_ ABSL_GUARDED_BY(mu_);
-  std::uint32_t bucket_count_ ABSL_GUARDED_BY(mu_) = 0;
+  TripRules rules_ ABSL_GUARDED_BY(mu_);
   std::atomic<std::uint32_t> trips_{0};
   // Set-level judgement: ejections and suppressed trips (atomic: snapshots
   // read them without the lock), and the outlier bookkeeping.
