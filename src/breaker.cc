@@ -218,13 +218,8 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   return r;
 }
 
-bool Breaker::TimeCall(std::uint8_t fast, Outcome outcome,
-                       std::int64_t start_ns, const Clock& clock,
-                       std::int64_t* now) noexcept {
-  if ((fast & kTimesCalls) == 0 || outcome == Outcome::kIgnored ||
-      start_ns == kUntimed) {
-    return false;
-  }
+bool Breaker::TimeCallSlow(std::int64_t start_ns, const Clock& clock,
+                           std::int64_t* now) noexcept {
   *now = ToNanos(clock.now());
   const Policy& p = *policy();
   const std::int64_t took = SatSub(*now, start_ns);
@@ -232,22 +227,10 @@ bool Breaker::TimeCall(std::uint8_t fast, Outcome outcome,
   return p.slow_ns > 0 && took > p.slow_ns;
 }
 
-void Breaker::Count(Outcome outcome) noexcept {
-  switch (outcome) {
-    case Outcome::kSuccess:
-      CountSuccess();
-      break;
-    case Outcome::kFailure:
-      failures_.fetch_add(1, std::memory_order_relaxed);
-      break;
-    case Outcome::kIgnored:
-      ignored_.fetch_add(1, std::memory_order_relaxed);
-      break;
-  }
-}
 
-Settled Breaker::SettleClosedLocked(Outcome outcome, bool slow, std::int64_t now,
-                                    const Clock& clock) {
+inline Settled Breaker::SettleClosedLocked(Outcome outcome, bool slow,
+                                           std::int64_t now,
+                                           const Clock& clock) {
   const Policy& p = *policy();  // may have been reconfigured since admission
   const bool failure = outcome == Outcome::kFailure;
   const std::int32_t run = failure ? consecutive() + 1 : 0;

@@ -403,13 +403,36 @@ class Breaker : public BreakerHot {
   // (`fast`): sets `*now`, keeps the latency for outlier detection, and
   // returns whether the call was slow.
   bool TimeCall(std::uint8_t fast, Outcome outcome, std::int64_t start_ns,
-                const Clock& clock, std::int64_t* now) noexcept;
+                const Clock& clock, std::int64_t* now) noexcept {
+    if ((fast & kTimesCalls) == 0 || outcome == Outcome::kIgnored ||
+        start_ns == kUntimed) [[likely]] {
+      return false;
+    }
+    return TimeCallSlow(start_ns, clock, now);
+  }
+  bool TimeCallSlow(std::int64_t start_ns, const Clock& clock,
+                    std::int64_t* now) noexcept;
   // Counts an outcome in the totals.
-  void Count(Outcome outcome) noexcept;
+  void Count(Outcome outcome) noexcept {
+    switch (outcome) {
+      case Outcome::kSuccess:
+        CountSuccess();
+        break;
+      case Outcome::kFailure:
+        failures_.fetch_add(1, std::memory_order_relaxed);
+        break;
+      case Outcome::kIgnored:
+        ignored_.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+  }
   // The outcome of a call to a closed breaker, at `now` (kUntimed: read
-  // `clock` if a rule needs the time).
-  Settled SettleClosedLocked(Outcome outcome, bool slow, std::int64_t now,
-                             const Clock& clock)
+  // `clock` if a rule needs the time). Always inlined: Settle's common
+  // case.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Settled SettleClosedLocked(Outcome outcome,
+                                                          bool slow,
+                                                          std::int64_t now,
+                                                          const Clock& clock)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The outcome of a half-open probe admitted under `generation`, into `*r`.
   void SettleProbeLocked(std::uint64_t generation, Outcome outcome,

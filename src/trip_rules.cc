@@ -156,22 +156,10 @@ TripRules::History* TripRules::HistoryFor(const Policy& p) noexcept {
   return history_.get();
 }
 
-bool TripRules::Record(const Policy& p, std::int64_t now, bool failure,
-                       bool slow, std::int32_t run) noexcept {
-  bool trip = false;
-  if (failure) {
-    trip = ConsecutiveFires(p, run);
-    if (p.window_rule) {
-      if (p.options.max_failures == 0) {
-        trip = true;  // the first counted failure opens: nothing to keep
-      } else if (History* h = HistoryFor(p);
-                 h != nullptr && h->ring.AddAndCheck(now, p.time_unit_ns)) {
-        trip = true;
-      }
-    }
-  }
-  if (p.rate_rules && RecordRate(p, now, failure, slow)) trip = true;
-  return trip;
+bool TripRules::RecordWindowFailure(const Policy& p, std::int64_t now) noexcept {
+  if (p.options.max_failures == 0) return true;  // nothing to keep
+  History* h = HistoryFor(p);
+  return h != nullptr && h->ring.AddAndCheck(now, p.time_unit_ns);
 }
 
 bool TripRules::RecordRate(const Policy& p, std::int64_t now, bool failure,

@@ -134,7 +134,13 @@ class TripRules {
   // NeedsTime), `slow` by the slow-call rule, the failure run being `run`
   // with it; returns whether a rule fires (the breaker trips).
   bool Record(const Policy& p, std::int64_t now, bool failure, bool slow,
-              std::int32_t run) noexcept;
+              std::int32_t run) noexcept {
+    // Inline: a failure no rule keeps costs a breaker nothing more.
+    bool trip = failure && ConsecutiveFires(p, run);
+    if (failure && p.window_rule && RecordWindowFailure(p, now)) trip = true;
+    if (p.rate_rules && RecordRate(p, now, failure, slow)) trip = true;
+    return trip;
+  }
 
   // TripRules::NextOpenPeriod()
   //
@@ -217,6 +223,8 @@ struct Bucket {
   }
   // The history, made if need be; null when memory is short.
   History* HistoryFor(const Policy& p) noexcept;
+  // The window rule's part of Record for a failure.
+  bool RecordWindowFailure(const Policy& p, std::int64_t now) noexcept;
   bool RecordRate(const Policy& p, std::int64_t now, bool failure,
                   bool slow) noexcept;
   static std::int64_t OpenPeriod(const Policy& p, int streak,
