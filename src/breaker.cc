@@ -178,8 +178,9 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   // The policy itself is loaded only off the closed success path. `now`
   // stays kUntimed until something needs the time.
   const std::uint8_t fast = this->fast();
-  std::int64_t now = kUntimed;
-  const bool slow = TimeCall(fast, outcome, start_ns, clock, &now);
+  const Timing timing = TimeCall(fast, outcome, start_ns, clock);
+  std::int64_t now = timing.now;
+  const bool slow = timing.slow;
   Count(outcome);
   w = word_.load(std::memory_order_acquire);
   if (word::GenerationOf(w) != generation) {
@@ -218,13 +219,15 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   return r;
 }
 
-bool Breaker::TimeCallSlow(std::int64_t start_ns, const Clock& clock,
-                           std::int64_t* now) noexcept {
-  *now = ToNanos(clock.now());
+Breaker::Timing Breaker::TimeCallSlow(std::int64_t start_ns,
+                                      const Clock& clock) noexcept {
+  Timing t;
+  t.now = ToNanos(clock.now());
   const Policy& p = *policy();
-  const std::int64_t took = SatSub(*now, start_ns);
+  const std::int64_t took = SatSub(t.now, start_ns);
   if (p.records_latency) RecordLatency(took);
-  return p.slow_ns > 0 && took > p.slow_ns;
+  t.slow = p.slow_ns > 0 && took > p.slow_ns;
+  return t;
 }
 
 
@@ -290,7 +293,7 @@ Transition Breaker::SetWordLocked(State to, std::uint32_t probes,
 void Breaker::TripFromClosedLocked(std::int64_t now, Settled* r) {
   OpenBudget* budget = policy()->budget;
   if (budget != nullptr && !budget->TryTake()) {
-    suppressed_.fetch_add(1, std::memory_order_relaxed);
+    if (Judged* j = JudgedLocked(*policy())) ++j->suppressed_trips;
     r->suppressed = true;
     return;
   }
@@ -415,6 +418,11 @@ Settled Breaker::Eject(std::int64_t now_ns) noexcept {
   return r;
 }
 
+void Breaker::CountEjection() noexcept {
+  SpinLockGuard lock(&mu_);
+  if (Judged* j = JudgedLocked(*policy())) ++j->ejections;
+}
+
 Breaker::Judged* Breaker::JudgedLocked(const Policy& p) noexcept {
   if (judged_ == nullptr) {
     judged_.reset(new (std::nothrow) Judged);
@@ -512,8 +520,10 @@ BreakerView Breaker::View(const Clock& clock) const noexcept {
   v.trips = trips_.load(std::memory_order_relaxed);
   v.trips_in_a_row = rules_.trips_in_a_row();
   v.probes_in_flight = static_cast<int>(word::ProbesOf(w));
-  v.ejections = ejections_.load(std::memory_order_relaxed);
-  v.suppressed_trips = suppressed_.load(std::memory_order_relaxed);
+  if (judged_ != nullptr) {
+    v.ejections = judged_->ejections;
+    v.suppressed_trips = judged_->suppressed_trips;
+  }
   v.in_flight = in_flight_.load(std::memory_order_relaxed);
   return v;
 }

@@ -244,10 +244,9 @@ class Breaker : public BreakerHot {
   // when retired.
   Settled Eject(std::int64_t now_ns) noexcept;
 
-  // Counts an ejection, or a detection when ejection is not enforced.
-  void CountEjection() noexcept {
-    ejections_.fetch_add(1, std::memory_order_relaxed);
-  }
+  // Counts an ejection, or a detection when ejection is not enforced (lost
+  // when there is no memory for the bookkeeping).
+  void CountEjection() noexcept;
 
   // Breaker::TakeInterval()
   //
@@ -388,6 +387,8 @@ class Breaker : public BreakerHot {
   // evaluation and the newest latencies since (when the latency rule is
   // on). Made by the first evaluation or timed call that needs it.
   struct Judged {
+    std::uint32_t ejections = 0;         // or detections
+    std::uint32_t suppressed_trips = 0;  // by the open budget
     std::uint64_t successes_seen = 0, failures_seen = 0;
     std::unique_ptr<std::int64_t[]> latency;  // kLatencySamples, a ring
     std::uint32_t next = 0;                   // where the next one goes
@@ -400,18 +401,21 @@ class Breaker : public BreakerHot {
                         bool reserved = false)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Times a call that started at `start_ns` when the policy times calls
-  // (`fast`): sets `*now`, keeps the latency for outlier detection, and
-  // returns whether the call was slow.
-  bool TimeCall(std::uint8_t fast, Outcome outcome, std::int64_t start_ns,
-                const Clock& clock, std::int64_t* now) noexcept {
+  // (`fast`): the time now (kUntimed when not timed) and whether the call
+  // was slow; keeps the latency for outlier detection.
+  struct Timing {
+    std::int64_t now = kUntimed;
+    bool slow = false;
+  };
+  Timing TimeCall(std::uint8_t fast, Outcome outcome, std::int64_t start_ns,
+                  const Clock& clock) noexcept {
     if ((fast & kTimesCalls) == 0 || outcome == Outcome::kIgnored ||
         start_ns == kUntimed) [[likely]] {
-      return false;
+      return Timing{};
     }
-    return TimeCallSlow(start_ns, clock, now);
+    return TimeCallSlow(start_ns, clock);
   }
-  bool TimeCallSlow(std::int64_t start_ns, const Clock& clock,
-                    std::int64_t* now) noexcept;
+  Timing TimeCallSlow(std::int64_t start_ns, const Clock& clock) noexcept;
   // Counts an outcome in the totals.
   void Count(Outcome outcome) noexcept {
     switch (outcome) {
@@ -485,16 +489,15 @@ class Breaker : public BreakerHot {
   // Read with the status: kept on the same line.
   std::atomic<bool> has_rejection_status_{false};
 
-  // ---- Protected by mu_.
+  // ---- Protected by mu_ (packed: with the hash, the key and the table's
+  // fields, an entry is three cache lines).
   mutable SpinLock mu_;
   std::int32_t half_open_successes_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<std::uint32_t> trips_{0};
   std::uint64_t peer_hash_;  // constant
   TripRules rules_ ABSL_GUARDED_BY(mu_);
-  std::atomic<std::uint32_t> trips_{0};
-  // Set-level judgement: ejections and suppressed trips (atomic: snapshots
-  // read them without the lock), and the outlier bookkeeping.
-  std::atomic<std::uint32_t> ejections_{0};
-  std::atomic<std::uint32_t> suppressed_{0};
+  // Set-level judgement (outlier bookkeeping, ejections and suppressed
+  // trips), made when first needed.
   std::unique_ptr<Judged> judged_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -137,13 +137,14 @@ void TripRules::Configure(const Policy& p) {
   if (p.rate_rules) {
     buckets.reset(new Bucket[o.window_buckets]);
     for (int i = 0; i < o.window_buckets; ++i) buckets[i] = {kNoBucket, 0, 0, 0};
+    if (history_ == nullptr) history_ = std::make_unique<History>();
   }
-  if (history_ != nullptr) {
-    history_->ring.SetLimit(
-        p.window_rule ? static_cast<std::uint32_t>(o.max_failures) : 0);
-  }
-  buckets_ = std::move(buckets);
-  bucket_count_ = p.rate_rules ? static_cast<std::uint32_t>(o.window_buckets) : 0;
+  if (history_ == nullptr) return;  // nothing to size
+  history_->ring.SetLimit(
+      p.window_rule ? static_cast<std::uint32_t>(o.max_failures) : 0);
+  history_->bucket_count =
+      p.rate_rules ? static_cast<std::uint32_t>(o.window_buckets) : 0;
+  history_->buckets = std::move(buckets);
 }
 
 TripRules::History* TripRules::HistoryFor(const Policy& p) noexcept {
@@ -164,17 +165,18 @@ bool TripRules::RecordWindowFailure(const Policy& p, std::int64_t now) noexcept 
 
 bool TripRules::RecordRate(const Policy& p, std::int64_t now, bool failure,
                            bool slow) noexcept {
-  if (bucket_count_ == 0) return false;
-  const std::int64_t n = bucket_count_;
+  if (history_ == nullptr || history_->bucket_count == 0) return false;
+  Bucket* const buckets = history_->buckets.get();
+  const std::int64_t n = history_->bucket_count;
   std::int64_t idx = FloorDiv(now, p.bucket_ns);
-  Bucket& b = buckets_[((idx % n) + n) % n];
+  Bucket& b = buckets[((idx % n) + n) % n];
   if (b.index != idx) b = {idx, 0, 0, 0};
   ++b.calls;
   if (failure) ++b.failures;
   if (slow) ++b.slow;
   std::uint64_t calls = 0, failures = 0, slows = 0;
   for (std::int64_t i = 0; i < n; ++i) {
-    const Bucket& x = buckets_[i];
+    const Bucket& x = buckets[i];
     if (x.index > SatSub(idx, n) && x.index <= idx) {
       calls += x.calls;
       failures += x.failures;
@@ -209,9 +211,11 @@ std::int64_t TripRules::NextOpenPeriod(const Policy& p, std::int64_t now,
 
 void TripRules::Closed(const Policy& p, std::int64_t now,
                        bool forget_backoff) noexcept {
-  if (history_ != nullptr) history_->ring.Clear();
-  for (std::uint32_t i = 0; i < bucket_count_; ++i) {
-    buckets_[i] = {kNoBucket, 0, 0, 0};
+  if (history_ != nullptr) {
+    history_->ring.Clear();
+    for (std::uint32_t i = 0; i < history_->bucket_count; ++i) {
+      history_->buckets[i] = {kNoBucket, 0, 0, 0};
+    }
   }
   if (forget_backoff) streak_ = 0;
   // The backoff decays from now.

@@ -215,6 +215,9 @@ struct Bucket {
   struct History {
     FailureRing ring;
     std::int64_t closed_since_ns = 0;  // backoff decay
+    // The rate rules' buckets (made by Configure when a rate rule is on).
+    std::unique_ptr<Bucket[]> buckets;
+    std::uint32_t bucket_count = 0;
   };
 
   static bool ConsecutiveFires(const Policy& p, std::int32_t run) noexcept {
@@ -230,11 +233,9 @@ struct Bucket {
   static std::int64_t OpenPeriod(const Policy& p, int streak,
                                  std::uint64_t jitter_key) noexcept;
 
-  // Made on the first failure or trip: a peer that never fails keeps its
-  // entry small.
+  // Made on the first failure or trip, or by Configure for the rate rules:
+  // a peer that never fails keeps its entry to three cache lines.
   std::unique_ptr<History> history_;
-  std::unique_ptr<Bucket[]> buckets_;
-  std::uint32_t bucket_count_ = 0;
   std::int32_t streak_ = 0;  // trips in a row
 };
 
