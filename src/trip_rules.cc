@@ -142,12 +142,11 @@ void TripRules::Configure(const Policy& p) {
   if (history_ == nullptr) return;  // nothing to size
   history_->ring.SetLimit(
       p.window_rule ? static_cast<std::uint32_t>(o.max_failures) : 0);
-  history_->bucket_count =
-      p.rate_rules ? static_cast<std::uint32_t>(o.window_buckets) : 0;
   history_->buckets = std::move(buckets);
 }
 
 TripRules::History* TripRules::HistoryFor(const Policy& p) noexcept {
+  static_assert(sizeof(History) <= 56, "a 64-byte allocation per failed peer");
   if (history_ == nullptr) {
     history_.reset(new (std::nothrow) History);
     if (history_ == nullptr) return nullptr;
@@ -165,9 +164,9 @@ bool TripRules::RecordWindowFailure(const Policy& p, std::int64_t now) noexcept 
 
 bool TripRules::RecordRate(const Policy& p, std::int64_t now, bool failure,
                            bool slow) noexcept {
-  if (history_ == nullptr || history_->bucket_count == 0) return false;
+  if (history_ == nullptr || history_->buckets == nullptr) return false;
   Bucket* const buckets = history_->buckets.get();
-  const std::int64_t n = history_->bucket_count;
+  const std::int64_t n = p.options.window_buckets;
   std::int64_t idx = FloorDiv(now, p.bucket_ns);
   Bucket& b = buckets[((idx % n) + n) % n];
   if (b.index != idx) b = {idx, 0, 0, 0};
@@ -213,7 +212,8 @@ void TripRules::Closed(const Policy& p, std::int64_t now,
                        bool forget_backoff) noexcept {
   if (history_ != nullptr) {
     history_->ring.Clear();
-    for (std::uint32_t i = 0; i < history_->bucket_count; ++i) {
+    const int n = history_->buckets != nullptr ? p.options.window_buckets : 0;
+    for (int i = 0; i < n; ++i) {
       history_->buckets[i] = {kNoBucket, 0, 0, 0};
     }
   }
