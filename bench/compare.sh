@@ -23,6 +23,8 @@
 #   OUT          where the JSON runs, the load log and the table are kept
 #                (default build-compare/OLD-NEW-TIMESTAMP in this tree)
 #   JOBS         meson compile -j (default 2)
+#   FILTER       --benchmark_filter of each run (default: every row but
+#                the memory rows, which measure 1 M peers once, not time)
 #
 # The temporary worktrees and build directories are removed on exit,
 # whatever the exit path; the JSON runs in OUT are kept as the evidence.
@@ -42,6 +44,7 @@ repetitions=${REPETITIONS:-3}
 min_time=${MIN_TIME:-0.5}
 threshold=${THRESHOLD:-1.05}
 jobs=${JOBS:-2}
+filter=${FILTER:--BM_MemoryPerPeer}
 
 resolve() {
   git -C "$repo" rev-parse --verify --quiet "$1^{commit}" ||
@@ -115,14 +118,13 @@ fi
 old_bin=$(build old "$old_src")
 new_bin=$(build new "$new_src")
 
-# The memory rows measure 1 M peers once, not time: they are left out.
 run() {
   "$1" --benchmark_format=json \
        --benchmark_repetitions="$repetitions" \
        --benchmark_enable_random_interleaving=true \
        --benchmark_report_aggregates_only=false \
        --benchmark_min_time="$min_time" \
-       --benchmark_filter=-BM_MemoryPerPeer >"$2" 2>/dev/null
+       --benchmark_filter="$filter" >"$2" 2>/dev/null
 }
 
 {

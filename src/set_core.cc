@@ -260,19 +260,6 @@ Verdict SetCore::RefuseBusy(Entry* e, std::uint32_t pin, std::int32_t limit,
   return v;
 }
 
-void SetCore::ThrowRefusal(std::string_view peer, const Verdict& v) const {
-  switch (v.refusal) {
-    case Refusal::kBadPeer:
-      throw std::invalid_argument(std::string(CheckPeer(peer).message()));
-    case Refusal::kBusy:
-      throw ConcurrencyLimitError(peer, v.limit);
-    default:
-      throw CircuitOpenError(peer, v.retry_after_ns == INT64_MAX
-                                       ? absl::InfiniteDuration()
-                                       : absl::Nanoseconds(v.retry_after_ns));
-  }
-}
-
 Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
                              std::uint32_t pin) {
   try {

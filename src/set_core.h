@@ -115,9 +115,6 @@ class SetCore final : public CoreHot, public StoreSink {
   // Validates a peer id: OK or kInvalidArgument naming what is wrong.
   absl::Status CheckPeer(std::string_view peer) const;
 
-  // Throws what `v`'s refusal of `peer` is: std::invalid_argument for a bad
-  // peer id, CircuitOpenError, or ConcurrencyLimitError.
-  [[noreturn]] void ThrowRefusal(std::string_view peer, const Verdict& v) const;
 
   // SetCore::EvaluateOutliers()
   //
