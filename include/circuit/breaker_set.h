@@ -421,12 +421,17 @@ class PeerHandle {
 // Always inlined: out of line, the call and the return of the Context
 // through memory cost more than the step itself.
 [[gnu::always_inline]] inline Context PeerHandle::context() const {
+  // Read once, before the pin: its fence would make the compiler read the
+  // handle's fields again.
+  internal::CoreHot* const core = core_;
   internal::Ticket ticket;
-  if (internal::AdmitsPlainly(core_, breaker_, &ticket.generation)) [[likely]] {
+  ticket.breaker = breaker_;
+  if (internal::AdmitsPlainly(core, ticket.breaker, &ticket.generation))
+      [[likely]] {
     internal::ThreadHot* thread = internal::ThisThread();
-    ticket.breaker = breaker_;
+    const int uncaught = internal::UncaughtExceptions(thread);
     ticket.pin = internal::EpochPin(thread);
-    return Context(core_, ticket, internal::UncaughtExceptions(thread));
+    return Context(core, ticket, uncaught);
   }
   return context_slow();
 }
