@@ -228,18 +228,25 @@ BENCHMARK(BM_HandWrittenFailure);
 // ---------------------------------------------------------------------------
 // circuit
 
-// A set that already tracks the 10k peers (shared by every thread of a run).
-circuit::CircuitBreakerSet& SharedSet() {
-  static circuit::CircuitBreakerSet* set = [] {
-    auto* s = new circuit::CircuitBreakerSet;
-    for (const std::string& p : Peers()) s->context(p).succeed();
-    return s;
-  }();
-  return *set;
+// A set made with `options` that already tracks the 10k peers.
+circuit::CircuitBreakerSet* SetOfPeers(const circuit::SetOptions& options) {
+  auto* s = new circuit::CircuitBreakerSet(options);
+  for (const std::string& p : Peers()) s->context(p).succeed();
+  return s;
 }
 
-void BM_Context(benchmark::State& state) {
-  circuit::CircuitBreakerSet& set = SharedSet();
+// Handles to the 10k peers of `set`, in the order of Peers().
+std::vector<circuit::PeerHandle>* HandlesOf(circuit::CircuitBreakerSet& set) {
+  auto* v = new std::vector<circuit::PeerHandle>;
+  v->reserve(kPeers);
+  for (const std::string& p : Peers()) v->push_back(set.handle(p));
+  return v;
+}
+
+// Closed admit + success through `context(peer)`, the 10k peers
+// round-robin; and through handles.
+[[gnu::always_inline]] inline void ContextRoundRobin(
+    benchmark::State& state, circuit::CircuitBreakerSet& set) {
   const std::vector<std::string>& peers = Peers();
   int i = StartIndex(state);
   for (auto _ : state) {
@@ -247,6 +254,25 @@ void BM_Context(benchmark::State& state) {
     benchmark::DoNotOptimize(ctx);
     i = Next(i);
   }  // the destructor records the success
+}
+[[gnu::always_inline]] inline void HandleRoundRobin(
+    benchmark::State& state, const std::vector<circuit::PeerHandle>& handles) {
+  int i = StartIndex(state);
+  for (auto _ : state) {
+    circuit::Context ctx = handles[i].context();
+    benchmark::DoNotOptimize(ctx);
+    i = Next(i);
+  }
+}
+
+// The set of the 10k peers (shared by every thread of a run).
+circuit::CircuitBreakerSet& SharedSet() {
+  static circuit::CircuitBreakerSet* set = SetOfPeers({});
+  return *set;
+}
+
+void BM_Context(benchmark::State& state) {
+  ContextRoundRobin(state, SharedSet());
 }
 BENCHMARK(BM_Context)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -273,23 +299,13 @@ void BM_Call(benchmark::State& state) {
 BENCHMARK(BM_Call);
 
 const std::vector<circuit::PeerHandle>& SharedHandles() {
-  static const std::vector<circuit::PeerHandle>* handles = [] {
-    auto* v = new std::vector<circuit::PeerHandle>;
-    v->reserve(kPeers);
-    for (const std::string& p : Peers()) v->push_back(SharedSet().handle(p));
-    return v;
-  }();
+  static const std::vector<circuit::PeerHandle>* handles =
+      HandlesOf(SharedSet());
   return *handles;
 }
 
 void BM_Handle(benchmark::State& state) {
-  const std::vector<circuit::PeerHandle>& handles = SharedHandles();
-  int i = StartIndex(state);
-  for (auto _ : state) {
-    circuit::Context ctx = handles[i].context();
-    benchmark::DoNotOptimize(ctx);
-    i = Next(i);
-  }
+  HandleRoundRobin(state, SharedHandles());
 }
 BENCHMARK(BM_Handle)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -551,37 +567,20 @@ circuit::CircuitBreakerSet& BulkheadSet() {
   static circuit::CircuitBreakerSet* set = [] {
     circuit::SetOptions o;
     o.defaults.max_concurrent_calls = 1000;
-    auto* s = new circuit::CircuitBreakerSet(o);
-    for (const std::string& p : Peers()) s->context(p).succeed();
-    return s;
+    return SetOfPeers(o);
   }();
   return *set;
 }
 
 void BM_ContextBulkhead(benchmark::State& state) {
-  circuit::CircuitBreakerSet& set = BulkheadSet();
-  const std::vector<std::string>& peers = Peers();
-  int i = StartIndex(state);
-  for (auto _ : state) {
-    circuit::Context ctx = set.context(peers[i]);
-    benchmark::DoNotOptimize(ctx);
-    i = Next(i);
-  }
+  ContextRoundRobin(state, BulkheadSet());
 }
 BENCHMARK(BM_ContextBulkhead)->Threads(1)->Threads(2)->UseRealTime();
 
 void BM_HandleBulkhead(benchmark::State& state) {
-  static const std::vector<circuit::PeerHandle> handles = [] {
-    std::vector<circuit::PeerHandle> v;
-    for (const std::string& p : Peers()) v.push_back(BulkheadSet().handle(p));
-    return v;
-  }();
-  int i = StartIndex(state);
-  for (auto _ : state) {
-    circuit::Context ctx = handles[i].context();
-    benchmark::DoNotOptimize(ctx);
-    i = Next(i);
-  }
+  static const std::vector<circuit::PeerHandle>* handles =
+      HandlesOf(BulkheadSet());
+  HandleRoundRobin(state, *handles);
 }
 BENCHMARK(BM_HandleBulkhead)->Threads(1)->UseRealTime();
 

@@ -219,44 +219,25 @@ Verdict SetCore::RefuseBadPeer(std::string_view peer,
   return v;
 }
 
-Verdict SetCore::Refuse(Entry* e, std::uint32_t pin,
-                        std::int64_t retry_after_ns,
+Verdict SetCore::Refuse(Entry* e, std::uint32_t pin, const Verdict& v,
                         absl::Status* status) noexcept {
+  const bool busy = v.refusal == Refusal::kBusy;
+  // The breaker counts its own rejections; a full bulkhead is the set's.
+  if (busy) e->breaker.CountRejection();
   table_.Touch(e);
   if (events_.has_listeners()) [[unlikely]] events_.Rejected(e->key());
   if (status != nullptr) {
     try {
-      *status = e->RejectionStatus();
+      *status = busy ? absl::ResourceExhaustedError(
+                           ConcurrencyLimitMessage(e->key(), v.limit))
+                     : e->RejectionStatus();
     } catch (...) {
-      // No memory to build the peer's status the first time.
-      *status = absl::UnavailableError("circuit open");
+      // No memory to build the peer's status.
+      *status = busy ? absl::ResourceExhaustedError("concurrency limit reached")
+                     : absl::UnavailableError("circuit open");
     }
   }
   Epoch::Unpin(pin);
-  Verdict v;
-  v.refusal = Refusal::kOpen;
-  v.retry_after_ns = retry_after_ns;
-  return v;
-}
-
-Verdict SetCore::RefuseBusy(Entry* e, std::uint32_t pin, std::int32_t limit,
-                            absl::Status* status) noexcept {
-  // Counted and reported as a rejection; the breaker is not told.
-  e->breaker.CountRejection();
-  table_.Touch(e);
-  if (events_.has_listeners()) [[unlikely]] events_.Rejected(e->key());
-  if (status != nullptr) {
-    try {
-      *status = absl::ResourceExhaustedError(
-          ConcurrencyLimitMessage(e->key(), limit));
-    } catch (...) {
-      *status = absl::ResourceExhaustedError("concurrency limit reached");
-    }
-  }
-  Epoch::Unpin(pin);
-  Verdict v;
-  v.refusal = Refusal::kBusy;
-  v.limit = limit;
   return v;
 }
 
@@ -299,30 +280,24 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
     std::int64_t now = raw == State::kOpen ? CoarseNowNs(&slack) : 0;
     if (e->breaker.RejectIfOpen(now, slack, &retry_after_ns) ||
         (slack != 0 && e->breaker.RejectIfOpen(NowNs(), 0, &retry_after_ns))) {
-      return Refuse(e, pin, retry_after_ns, status);
+      return Refuse(e, pin, Verdict::Open(retry_after_ns), status);
     }
   }
   // The bulkhead: a slot first, given back when the breaker refuses.
   const std::int32_t limit = e->breaker.policy()->max_concurrent;
   if (dry_run) {
-    Verdict v;
     if (limit > 0 && e->breaker.SlotsTaken() >= limit) {
-      v.refusal = Refusal::kBusy;
-      v.limit = limit;
-      return v;
+      return Verdict::Busy(limit);
     }
     Decision d = e->breaker.Admit(*clock_, /*dry_run=*/true);
     // A retired entry's peer would be made anew, closed: admitted.
-    if (d.admitted || d.retired) {
-      v.ticket.breaker = &e->breaker;
-    } else {
-      v.refusal = Refusal::kOpen;
-      v.retry_after_ns = d.retry_after_ns;
-    }
+    if (!d.admitted && !d.retired) return Verdict::Open(d.retry_after_ns);
+    Verdict v;
+    v.ticket.breaker = &e->breaker;
     return v;
   }
   if (limit > 0 && !e->breaker.TryTakeSlot(limit)) {
-    return RefuseBusy(e, pin, limit, status);
+    return Refuse(e, pin, Verdict::Busy(limit), status);
   }
   Decision d = e->breaker.Admit(*clock_);
   if (limit > 0 && !d.admitted) e->breaker.ReleaseSlot();
@@ -332,7 +307,9 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
     return AdmitEntry(live, pin, status);
   }
   if (d.transition.happened) Report(e, d.transition);
-  if (!d.admitted) return Refuse(e, pin, d.retry_after_ns, status);
+  if (!d.admitted) {
+    return Refuse(e, pin, Verdict::Open(d.retry_after_ns), status);
+  }
   table_.Touch(e);
   Verdict v;
   v.ticket.breaker = &e->breaker;

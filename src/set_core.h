@@ -64,6 +64,19 @@ struct Verdict {
   std::int32_t limit = 0;           // kBusy: max_concurrent_calls
 
   bool admitted() const noexcept { return ticket.breaker != nullptr; }
+
+  static Verdict Open(std::int64_t retry_after_ns) noexcept {
+    Verdict v;
+    v.refusal = Refusal::kOpen;
+    v.retry_after_ns = retry_after_ns;
+    return v;
+  }
+  static Verdict Busy(std::int32_t limit) noexcept {
+    Verdict v;
+    v.refusal = Refusal::kBusy;
+    v.limit = limit;
+    return v;
+  }
 };
 
 // CoreHot comes first: Context and PeerHandle hold a CoreHot* and the
@@ -175,13 +188,11 @@ class SetCore final : public CoreHot, public StoreSink {
   // and `status` are not used, and an admitting verdict holds nothing.
   Verdict AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
                     Mode mode = Mode::kAdmit);
-  // A refusal of `e` (its status into `*status` when not null); releases
-  // the pin.
-  Verdict Refuse(Entry* e, std::uint32_t pin, std::int64_t retry_after_ns,
+  // Carries out the refusal `v` (kOpen or kBusy) of `e`: counted, reported
+  // to listeners, its status into `*status` when not null; releases the
+  // pin.
+  Verdict Refuse(Entry* e, std::uint32_t pin, const Verdict& v,
                  absl::Status* status) noexcept;
-  // The same for a full bulkhead of `limit` slots.
-  Verdict RefuseBusy(Entry* e, std::uint32_t pin, std::int32_t limit,
-                     absl::Status* status) noexcept;
   // Runs an outlier evaluation when one is due at `now_ns`.
   void MaybeEvaluate(std::int64_t now_ns) noexcept;
   // Reports a suppressed trip of `e` at `now_ns`.

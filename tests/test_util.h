@@ -206,7 +206,8 @@ inline bool ValidUtf8(std::string_view s) {
 // Listeners
 
 // Records every event as one line, in order: "before_call a", "success a",
-// "failure a", "rejected a", "state_change a closed->open".
+// "failure a", "rejected a", "state_change a closed->open", "ejected a:
+// <reason>", "trip_suppressed a".
 class RecordingListener : public Listener {
  public:
   void before_call(std::string_view peer) override { Add("before_call", peer); }
@@ -219,6 +220,12 @@ class RecordingListener : public Listener {
     change.append("->");
     change.append(state_name(to));
     Add("state_change", peer, change);
+  }
+  void ejected(std::string_view peer, std::string_view reason) override {
+    Add("ejected", peer, ": " + std::string(reason));
+  }
+  void trip_suppressed(std::string_view peer) override {
+    Add("trip_suppressed", peer);
   }
 
   std::vector<std::string> events() const {

@@ -64,13 +64,15 @@ template <class Fallback, class E>
 inline constexpr bool kFallsBackOn =
     std::is_invocable_v<Fallback&, const E&> || std::is_invocable_v<Fallback&>;
 
-template <class Fallback, class E>
-decltype(auto) InvokeFallback(Fallback& fallback, const E& e) {
+// The fallback's result for a call refused with `e`, as the call's result
+// type R (void included).
+template <class R, class Fallback, class E>
+R InvokeFallback(Fallback& fallback, const E& e) {
   if constexpr (std::is_invocable_v<Fallback&, const E&>) {
-    return std::invoke(fallback, e);
+    return static_cast<R>(std::invoke(fallback, e));
   } else {
     (void)e;
-    return std::invoke(fallback);
+    return static_cast<R>(std::invoke(fallback));
   }
 }
 
@@ -113,23 +115,13 @@ auto CircuitBreakerSet::call_impl(std::string_view peer, F&& fn,
     if constexpr (kHasFallback) {
       using Refusal = Admission::Refusal;
       if (a.refusal == Refusal::kOpen) {
-        CircuitOpenError e(peer, a.retry_after);
-        if constexpr (std::is_void_v<R>) {
-          internal::InvokeFallback(*fallback, e);
-          return;
-        } else {
-          return static_cast<R>(internal::InvokeFallback(*fallback, e));
-        }
+        return internal::InvokeFallback<R>(
+            *fallback, CircuitOpenError(peer, a.retry_after));
       }
       if constexpr (internal::kFallsBackOn<Fallback, ConcurrencyLimitError>) {
         if (a.refusal == Refusal::kBusy) {
-          ConcurrencyLimitError e(peer, a.limit);
-          if constexpr (std::is_void_v<R>) {
-            internal::InvokeFallback(*fallback, e);
-            return;
-          } else {
-            return static_cast<R>(internal::InvokeFallback(*fallback, e));
-          }
+          return internal::InvokeFallback<R>(
+              *fallback, ConcurrencyLimitError(peer, a.limit));
         }
       }
     }
