@@ -181,11 +181,15 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   const Timing timing = TimeCall(fast, outcome, start_ns, clock);
   std::int64_t now = timing.now;
   const bool slow = timing.slow;
-  Count(outcome);
+  const bool failure = outcome == Outcome::kFailure;
+  // A failure is counted under the lock (CountFailureLocked): it takes the
+  // lock anyway, and there a plain store does what a locked add would.
+  if (!failure) Count(outcome);
   w = word_.load(std::memory_order_acquire);
   if (word::GenerationOf(w) != generation) {
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}, .now_ns = now};
+    if (failure) CountFailure();
+    return Settled{.transition = {}, .now_ns = now, .late = true};
   }
   State s = word::StateOf(w);
   // Disabled, ignored while closed, or a closed success with no failure run
@@ -194,6 +198,7 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
   if (s == State::kDisabled ||
       (s == State::kClosed && outcome == Outcome::kIgnored) ||
       (closed_rules_off && outcome == Outcome::kSuccess && consecutive() == 0)) {
+    if (failure) CountFailure();
     Settled plain;
     plain.now_ns = now;
     return plain;
@@ -208,10 +213,14 @@ Settled Breaker::Settle(std::uint64_t generation, bool probe, Outcome outcome,
     // Retired since the check above: the outcome counted here is dropped
     // with the breaker, and recorded on the live one.
     if (Retired(w)) return OnRetired(w, generation);
-    return Settled{.late = true, .transition = {}, .now_ns = now};
+    if (failure) CountFailureLocked();
+    return Settled{.transition = {}, .now_ns = now, .late = true};
   }
+  if (failure) CountFailureLocked();
   s = word::StateOf(w);
-  if (s == State::kClosed) return SettleClosedLocked(outcome, slow, now, clock);
+  if (s == State::kClosed) [[likely]] {
+    return SettleClosedLocked(outcome, slow, now, clock);
+  }
   if (now == kUntimed) now = ToNanos(clock.now());  // no longer closed
   Settled r;
   r.now_ns = now;
@@ -238,12 +247,14 @@ inline Settled Breaker::SettleClosedLocked(Outcome outcome, bool slow,
   const bool failure = outcome == Outcome::kFailure;
   const std::int32_t run = failure ? consecutive() + 1 : 0;
   set_consecutive(run);
+  Settled r;
   if (now == kUntimed && TripRules::NeedsTime(p, failure, run)) {
     now = ToNanos(clock.now());
   }
-  Settled r;
   r.now_ns = now;
-  if (rules_.Record(p, now, failure, slow, run)) TripFromClosedLocked(now, &r);
+  if (rules_.Record(p, now, failure, slow, run)) [[unlikely]] {
+    TripFromClosedLocked(now, &r);
+  }
   return r;
 }
 

@@ -52,11 +52,11 @@ namespace circuit::internal {
 //
 // What a call into the breaker changed, for the events layer.
 struct Transition {
+  std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
+  std::int64_t at_ns = 0;        // when (the set's clock; 0 when manual)
   bool happened = false;
   State from = State::kClosed;
   State to = State::kClosed;
-  std::int64_t open_for_ns = 0;  // to == kOpen: the open period chosen
-  std::int64_t at_ns = 0;        // when (the set's clock; 0 when manual)
   bool manual = false;           // asked for by open(), close(), ...
   // Nothing was done: the breaker is retired (apply it to the live one).
   bool retired = false;
@@ -78,16 +78,16 @@ struct Decision {
 //
 // The result of recording an outcome (or of an ejection).
 struct Settled {
-  bool late = false;  // admitted under an earlier generation
   Transition transition;
+  // The time the settle read, or kUntimed when it read none.
+  std::int64_t now_ns = kUntimed;
+  bool late = false;  // admitted under an earlier generation
   // Not recorded: the breaker is retired, and the outcome belongs to the
   // peer's live breaker (as a late one when `late`: the call was admitted
   // before the retired breaker's last change).
   bool retired = false;
   // A trip was due and the open budget had no place for it: still closed.
   bool suppressed = false;
-  // The time the settle read, or kUntimed when it read none.
-  std::int64_t now_ns = kUntimed;
 };
 
 // How many latencies a peer keeps for the outlier latency rule.
@@ -416,6 +416,16 @@ class Breaker : public BreakerHot {
     return TimeCallSlow(start_ns, clock);
   }
   Timing TimeCallSlow(std::int64_t start_ns, const Clock& clock) noexcept;
+  // Counts a failure in the totals: under the lock a plain store, for every
+  // writer of the count holds it then.
+  void CountFailure() noexcept {
+    SpinLockGuard lock(&mu_);
+    CountFailureLocked();
+  }
+  void CountFailureLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    failures_.store(failures_.load(std::memory_order_relaxed) + 1,
+                    std::memory_order_relaxed);
+  }
   // Counts an outcome in the totals.
   void Count(Outcome outcome) noexcept {
     switch (outcome) {
@@ -423,7 +433,7 @@ class Breaker : public BreakerHot {
         CountSuccess();
         break;
       case Outcome::kFailure:
-        failures_.fetch_add(1, std::memory_order_relaxed);
+        CountFailure();
         break;
       case Outcome::kIgnored:
         ignored_.fetch_add(1, std::memory_order_relaxed);
