@@ -335,6 +335,15 @@ class Breaker : public BreakerHot {
   // May throw std::bad_alloc, in which case nothing changed.
   void SetPolicy(const Policy* policy);
 
+  // Breaker::SizeHistory()
+  //
+  // What SetPolicy does with the policy the breaker was made with, for a
+  // breaker no other thread can reach yet: sizes the failure history, with
+  // no lock. May throw std::bad_alloc.
+  void SizeHistory() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    rules_.Configure(*policy());
+  }
+
   // Counts a success in the calling thread's array: a hot peer's line is
   // not written by its successes (counters.h).
   void CountSuccess() noexcept {

@@ -144,7 +144,7 @@ Entry* Entry::Create(std::string_view key, std::uint64_t hash,
     throw;
   }
   try {
-    e->breaker.SetPolicy(policy);  // sizes the failure history
+    e->breaker.SizeHistory();  // not yet in the table: no lock
   } catch (...) {
     Destroy(e);
     throw;
@@ -246,7 +246,15 @@ void PeerTable::GrowLocked() {
   std::size_t live = size_.load(std::memory_order_relaxed);
   // Load 1/2 after, so 3/4 (the next growth) is half as many inserts away.
   auto* fresh = new Table(std::max(kInitialCapacity, (live + 1) * 2));
+  // Each move reads its entry's hash, a miss per entry in a big table: the
+  // entries some slots ahead are fetched meanwhile, so the misses overlap.
+  constexpr std::size_t kAhead = 8;
   for (std::size_t i = 0; i < old->capacity; ++i) {
+    if (i + kAhead < old->capacity) {
+      std::uintptr_t ahead =
+          old->slots[i + kAhead].load(std::memory_order_relaxed);
+      if (ahead > kTombstone) __builtin_prefetch(Untag(ahead));
+    }
     std::uintptr_t v = old->slots[i].load(std::memory_order_relaxed);
     if (v == 0 || v == kTombstone) continue;
     std::size_t j = fresh->Home(Untag(v)->hash);
@@ -278,8 +286,23 @@ void PeerTable::UnlinkLocked(Entry* e) {
     std::uintptr_t x = t->slots[i].load(std::memory_order_relaxed);
     if (x == 0) return;  // not in the table (cannot happen)
     if (x != kTombstone && Untag(x) == e) {
-      // A tombstone, not null: later keys of this probe chain stay reachable.
-      t->slots[i].store(kTombstone, std::memory_order_release);
+      if (t->slots[t->Next(i)].load(std::memory_order_relaxed) != 0) {
+        // A tombstone, not null: later keys of this probe chain stay
+        // reachable.
+        t->slots[i].store(kTombstone, std::memory_order_release);
+        break;
+      }
+      // No probe chain goes on past an empty slot, so none needs this one,
+      // nor the tombstones right before it: empty them all, which puts off
+      // the rehash that a table full of tombstones needs.
+      for (std::size_t j = i;; j = t->Prev(j)) {
+        t->slots[j].store(0, std::memory_order_release);
+        --used_;
+        if (t->slots[t->Prev(j)].load(std::memory_order_relaxed) !=
+            kTombstone) {
+          break;
+        }
+      }
       break;
     }
   }

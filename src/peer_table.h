@@ -213,6 +213,12 @@ class PeerTable {
     return size_.load(std::memory_order_relaxed);
   }
 
+  // Slots taken by entries and tombstones (what decides the next rehash).
+  std::size_t SlotsInUse() const {
+    MutexLock lock(&mu_);
+    return used_;
+  }
+
   // PeerTable::ForEach()
   //
   // Calls `f(Entry*)` for every entry in the current table, but retired ones
@@ -266,6 +272,9 @@ class PeerTable {
     std::size_t Next(std::size_t i) const noexcept {
       return i + 1 == capacity ? 0 : i + 1;
     }
+    std::size_t Prev(std::size_t i) const noexcept {
+      return (i == 0 ? capacity : i) - 1;
+    }
     std::size_t capacity;
     std::unique_ptr<std::atomic<std::uintptr_t>[]> slots;
   };
@@ -303,7 +312,7 @@ class PeerTable {
   bool evicting_ = false;             // set before the table is shared
 
   // Protected by mu_.
-  Mutex mu_;
+  mutable Mutex mu_;
   std::size_t used_ ABSL_GUARDED_BY(mu_) = 0;  // live + tombstones
   // The eviction queue (see the file comment): (era queued with, entry).
   // The FIFO is a ring of `fifo_.size()` cells, `fifo_count_` of them used

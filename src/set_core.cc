@@ -122,6 +122,11 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
 }
 
 const Policy* SetCore::PolicyForNewPeer(std::string_view peer) {
+  // No configure() yet (the common case): no lock, no second hash. One that
+  // runs meanwhile is caught by Adopt or finds the entry (see there).
+  if (!configured_.load(std::memory_order_acquire) && !options_.options_for) {
+    return default_policy_;
+  }
   {
     MutexLock lock(&mu_);
     auto it = overrides_.find(absl::string_view(peer.data(), peer.size()));
@@ -176,7 +181,12 @@ Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash,
 }
 
 void SetCore::Adopt(Entry* e, std::string_view peer, const Policy* used) {
-  {
+  // The entry is in the table now. Configure sets configured_ and then looks
+  // for the entry, each side with a seq_cst fence between its store and its
+  // load: so either this sees configured_ and takes the lock below, or that
+  // Configure finds the entry and sets its policy itself.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (configured_.load(std::memory_order_relaxed)) {
     // Serialised with Configure's update of overrides_ and of the entry it
     // finds: whichever runs last leaves the last configure()'s policy, even
     // when one ran while `used` was chosen (options_for runs unlocked).
@@ -560,6 +570,8 @@ void SetCore::Configure(std::string_view peer, const BreakerOptions& options) {
   MutexLock lock(&mu_);
   const Policy* policy = Intern(options);
   overrides_[absl::string_view(peer.data(), peer.size())] = policy;
+  configured_.store(true, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // see Adopt
   if (Entry* e = FindLive(peer, PeerTable::Hash(peer))) {
     e->breaker.SetPolicy(policy);
   }

@@ -271,6 +271,9 @@ class SetCore final : public CoreHot, public StoreSink {
   absl::flat_hash_map<std::string, const Policy*> overrides_
       ABSL_GUARDED_BY(mu_);
   std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether overrides_ was ever written (set under mu_, never cleared): until
+  // then a new peer's policy is the default one, found without the lock.
+  std::atomic<bool> configured_{false};
 
   // When the next automatic outlier evaluation is due.
   std::atomic<std::int64_t> next_evaluation_ns_{0};

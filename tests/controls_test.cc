@@ -550,6 +550,39 @@ BOOST_AUTO_TEST_CASE(TheLastOfTwoConfiguresDuringCreationWins) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// The first configure() of a set racing the creation of its peer on another
+// thread: until a set has been configured, a new peer's policy is chosen
+// without the set's lock, so this is the race that path must not lose.
+BOOST_AUTO_TEST_SUITE(FirstConfigureRacingCreationTest)
+
+BOOST_AUTO_TEST_CASE(IsNeverLostWhicheverLandsFirst) {
+  constexpr int kTrials = 3000;
+  int lost = 0;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    ManualClock clock;
+    CircuitBreakerSet set(ManualOptions(&clock));
+    std::atomic<int> ready{0};
+    auto together = [&ready] {
+      ready.fetch_add(1);
+      while (ready.load() < 2) {
+      }
+    };
+    std::thread creator([&] {
+      together();
+      set.context("p").succeed();
+    });
+    together();
+    set.configure("p", OpensOnFirstFailure());
+    creator.join();
+
+    set.context("p").fail();
+    if (set.state("p") != State::kOpen) ++lost;
+  }
+  BOOST_TEST(lost == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 // ---------------------------------------------------------------------------
 BOOST_FIXTURE_TEST_SUITE(CallWithFallbackTest, Fixture)
 

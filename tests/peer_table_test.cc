@@ -264,6 +264,25 @@ BOOST_AUTO_TEST_CASE(EvictingFromAChainOfCollidingKeysKeepsTheRestReachable) {
   BOOST_TEST(Get("c1", kSameHash) == nullptr);
 }
 
+BOOST_AUTO_TEST_CASE(EvictingTheEndOfAChainEmptiesItsSlotAndTheTombstonesBefore) {
+  for (int i = 0; i < 8; ++i) Add("c" + std::to_string(i), kSameHash);
+  BOOST_TEST(table.SlotsInUse() == 8u);
+
+  table.EvictOverCap(1, nullptr);  // c0..c6 go, oldest first: tombstones
+  BOOST_TEST(table.SlotsInUse() == 8u);
+  BOOST_TEST(Get("c7", kSameHash) != nullptr);  // past all seven
+
+  table.EvictOverCap(0, nullptr);  // c7, before an empty slot: all of it
+  BOOST_TEST(table.SlotsInUse() == 0u);
+  BOOST_TEST(table.size() == 0u);
+  for (int i = 0; i < 8; ++i) {
+    BOOST_TEST(Get("c" + std::to_string(i), kSameHash) == nullptr);
+  }
+  Entry* again = Add("c3", kSameHash);
+  BOOST_TEST(Get("c3", kSameHash) == again);
+  BOOST_TEST(table.SlotsInUse() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(OpenAndHalfOpenEntriesAreSkipped) {
   Entry* a = Add("a");
   Entry* b = Add("b");
