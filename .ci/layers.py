@@ -32,7 +32,7 @@ LAYERS = [
         "src/sync", "include/circuit/internal/hot_path", "src/epoch",
         "src/counters", "src/fork"]),
     (3, "breaker", ["src/breaker", "src/trip_rules"]),
-    (4, "table", ["src/peer_table"]),
+    (4, "table", ["src/peer_table", "src/peer_hash"]),
     (5, "events", ["src/events"]),
     (6, "guard", ["include/circuit/context", "src/context"]),
     (7, "judgement", ["src/judge", "src/outliers", "src/set_policies"]),

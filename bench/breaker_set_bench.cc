@@ -47,6 +47,8 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -101,6 +103,48 @@ void BM_Floor(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Floor);
+
+// The floor of a table whose entries keep their address while others come
+// and go, as breakers must (handles and in-flight calls hold them): the same
+// find, and the load through one more pointer.
+void BM_StableFloor(benchmark::State& state) {
+  absl::flat_hash_map<std::string, std::unique_ptr<Cell>> map;
+  for (const std::string& p : Peers()) map.try_emplace(p, new Cell);
+  const std::vector<std::string>& peers = Peers();
+  int i = 0;
+  for (auto _ : state) {
+    std::string_view p = peers[i];
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second->v.load(std::memory_order_acquire));
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_StableFloor);
+
+// The floor of a refusal that names its peer in an absl::Status: the floor's
+// find, and the peer's status (built once) returned in a StatusOr and
+// dropped, which adds to and takes from the status's shared reference count.
+void BM_StatusFloor(benchmark::State& state) {
+  struct Refusal {
+    Cell cell;
+    absl::Status status;
+  };
+  absl::flat_hash_map<std::string, Refusal> map;
+  for (const std::string& p : Peers()) {
+    map.try_emplace(p, Refusal{{}, absl::UnavailableError(p + " is open")});
+  }
+  const std::vector<std::string>& peers = Peers();
+  int i = 0;
+  for (auto _ : state) {
+    std::string_view p = peers[i];
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second.cell.v.load(std::memory_order_acquire));
+    absl::StatusOr<int> r = it->second.status;
+    benchmark::DoNotOptimize(r);
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_StatusFloor);
 
 void BM_NoLookupFloor(benchmark::State& state) {
   std::vector<Cell> cells(kPeers);
@@ -666,6 +710,8 @@ void RegisterFixed(benchmark::IterationCount n) {
     bool scaled;  // takes a size argument
   } rows[] = {
       {"BM_Floor", BM_Floor, false},
+      {"BM_StableFloor", BM_StableFloor, false},
+      {"BM_StatusFloor", BM_StatusFloor, false},
       {"BM_Context", BM_Context, false},
       {"BM_Handle", BM_Handle, false},
       {"BM_HandWrittenFailure", BM_HandWrittenFailure, false},

@@ -17,6 +17,11 @@
 #include "epoch.h"
 
 namespace circuit::internal {
+
+namespace peer_hash_detail {
+extern const char kSeedAnchor = 0;
+}  // namespace peer_hash_detail
+
 namespace {
 
 constexpr std::size_t kInitialCapacity = 16;

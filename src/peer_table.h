@@ -47,6 +47,7 @@
 #include "absl/strings/string_view.h"
 #include "breaker.h"
 #include "messages.h"
+#include "peer_hash.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -329,8 +330,7 @@ class PeerTable {
 
 // Inline: on every admission by peer id.
 inline std::uint64_t PeerTable::Hash(std::string_view key) noexcept {
-  return absl::Hash<absl::string_view>{}(
-      absl::string_view(key.data(), key.size()));
+  return PeerHash(key);
 }
 
 inline Entry* PeerTable::Find(std::string_view key,
