@@ -53,9 +53,11 @@ std::string_view Context::peer() const noexcept {
 }
 
 void Context::finish(Outcome outcome) noexcept {
-  internal::Ticket ticket = ticket_;
+  // The ticket is passed where it is, not copied: the admission has just
+  // stored it field by field, and a copy's wider loads would wait for those
+  // stores to retire instead of taking their values from the store buffer.
+  core_->Settle(ticket_, outcome);
   ticket_.breaker = nullptr;
-  core_->Settle(ticket, outcome);
 }
 
 }  // namespace circuit
