@@ -214,10 +214,14 @@ class PeerTable {
     return size_.load(std::memory_order_relaxed);
   }
 
-  // Slots taken by entries and tombstones (what decides the next rehash).
+  // Slots taken by entries and tombstones (what decides the next rehash),
+  // and slots in all.
   std::size_t SlotsInUse() const {
     MutexLock lock(&mu_);
     return used_;
+  }
+  std::size_t Capacity() const noexcept {
+    return table_.load(std::memory_order_acquire)->capacity;
   }
 
   // PeerTable::ForEach()

@@ -6,6 +6,7 @@
 
 #include "peer_table.h"
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <set>
@@ -101,6 +102,31 @@ BOOST_AUTO_TEST_CASE(EntryAddressesAreStableAcrossGrowth) {
     BOOST_REQUIRE(e != nullptr);
     BOOST_TEST(e->key() == "k" + std::to_string(i));
   }
+}
+
+// A table is kept at most 3/8 full while it has at most 2^16 slots, and at
+// most 3/4 full past that; it grows geometrically either way, also across
+// that bound (not once per insert).
+BOOST_AUTO_TEST_CASE(GrowthKeepsTheLoadBoundOfItsSize) {
+  constexpr int kKeys = 100000;
+  int growths = 0;
+  std::size_t capacity = table.Capacity();
+  double worst_sparse = 0, worst_dense = 0;
+  for (int i = 0; i < kKeys; ++i) {
+    Add("key-" + std::to_string(i));
+    if (table.Capacity() != capacity) {
+      capacity = table.Capacity();
+      ++growths;
+    }
+    const double load = static_cast<double>(table.SlotsInUse()) / capacity;
+    (capacity <= (1u << 16) ? worst_sparse : worst_dense) =
+        std::max(capacity <= (1u << 16) ? worst_sparse : worst_dense, load);
+  }
+  BOOST_TEST(worst_sparse <= 3.0 / 8);
+  BOOST_TEST(worst_sparse > 3.0 / 8 - 0.01);  // it does fill to the bound
+  BOOST_TEST(worst_dense <= 3.0 / 4);
+  BOOST_TEST(worst_dense > 3.0 / 4 - 0.01);
+  BOOST_TEST(growths <= 25);  // by half again each time: about 22
 }
 
 BOOST_AUTO_TEST_CASE(KeysWithTheSameHashAreTellApartByValue) {
