@@ -119,14 +119,31 @@ BOOST_AUTO_TEST_CASE(GrowthKeepsTheLoadBoundOfItsSize) {
       ++growths;
     }
     const double load = static_cast<double>(table.SlotsInUse()) / capacity;
-    (capacity <= (1u << 16) ? worst_sparse : worst_dense) =
-        std::max(capacity <= (1u << 16) ? worst_sparse : worst_dense, load);
+    double& worst = capacity <= (1u << 16) ? worst_sparse : worst_dense;
+    worst = std::max(worst, load);
   }
   BOOST_TEST(worst_sparse <= 3.0 / 8);
   BOOST_TEST(worst_sparse > 3.0 / 8 - 0.01);  // it does fill to the bound
   BOOST_TEST(worst_dense <= 3.0 / 4);
   BOOST_TEST(worst_dense > 3.0 / 4 - 0.01);
   BOOST_TEST(growths <= 25);  // by half again each time: about 22
+}
+
+// Keys of the same hash and length that differ in one byte, at every length
+// of an inline key (1 to 28: the word-wise compare's every case) and past it.
+BOOST_AUTO_TEST_CASE(KeysDifferingInAnyOneByteAreToldApart) {
+  for (std::size_t n = 1; n <= 40; ++n) {
+    const std::uint64_t hash = kSameHash + n;
+    std::string base(n, 'k');
+    Entry* first = Add(base, hash);
+    for (std::size_t i = 0; i < n; ++i) {
+      std::string other = base;
+      other[i] = 'x';
+      Entry* e = Add(other, hash);  // created: no entry matched it
+      BOOST_TEST(Get(other, hash) == e, "length " << n << ", byte " << i);
+    }
+    BOOST_TEST(Get(base, hash) == first, "length " << n);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(KeysWithTheSameHashAreTellApartByValue) {
