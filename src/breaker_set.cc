@@ -100,8 +100,11 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
 }
 
 Context CircuitBreakerSet::context(std::string_view peer) {
-  internal::Verdict v = core_->Admit(peer, nullptr);
-  if (v.admitted()) [[likely]] return Context(core_.get(), v.ticket);
+  internal::ThreadHot* const thread = internal::ThisThread();
+  internal::Verdict v = core_->Admit(peer, nullptr, thread);
+  if (v.admitted()) [[likely]] {
+    return Context(core_.get(), v.ticket, internal::UncaughtExceptions(thread));
+  }
   ThrowRefusal(*core_, peer, v);
 }
 

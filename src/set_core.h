@@ -103,6 +103,11 @@ class SetCore final : public CoreHot, public StoreSink {
   // May throw std::bad_alloc (creating a peer).
   ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
                                              absl::Status* status);
+  // The same for the calling thread, whose record is `thread` (the caller
+  // reads it once for the pin and the context).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
+                                             absl::Status* status,
+                                             ThreadHot* thread);
   // As Admit for an entry already found and pinned (`pin`); the pin goes to
   // the ticket, or is released when refused or on a throw. May throw
   // std::bad_alloc (re-creating a peer whose entry was retired).
@@ -286,10 +291,15 @@ class SetCore final : public CoreHot, public StoreSink {
 // The admission engine, inline
 
 inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status) {
+  return Admit(peer, status, ThisThread());
+}
+
+inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status,
+                              ThreadHot* thread) {
   if (peer.empty() || peer.size() > options_.max_peer_id_bytes) [[unlikely]] {
     return RefuseBadPeer(peer, status);
   }
-  std::uint32_t pin = Epoch::Pin();
+  std::uint32_t pin = EpochPin(thread);
   std::uint64_t hash = PeerTable::Hash(peer);
   Entry* e = table_.Find(peer, hash);
   if (e == nullptr) [[unlikely]] e = CreatePinned(peer, hash, pin);
@@ -299,8 +309,9 @@ inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status) {
 inline Verdict SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
                                    absl::Status* status) {
   Verdict v;
-  if (AdmitsPlainly(this, &e->breaker, &v.ticket.generation) ||
-      e->breaker.AdmitsClosed(&v.ticket.generation) ||
+  // The closed admission (AdmitsPlainly but for the set's flags, which are
+  // read once, after it).
+  if (e->breaker.AdmitsClosed(&v.ticket.generation) ||
       e->breaker.AdmitsClosedTakingSlot(&v.ticket.generation)) [[likely]] {
     if (general.load(std::memory_order_relaxed) != 0) [[unlikely]] {
       table_.Touch(e);
