@@ -29,7 +29,8 @@ LAYERS = [
         "include/circuit/version", "src/vocabulary", "src/arith",
         "src/messages"]),
     (2, "runtime", [
-        "src/sync", "include/circuit/internal/hot_path", "src/epoch",
+        "src/sync", "src/huge_pages", "include/circuit/internal/hot_path",
+        "src/epoch",
         "src/counters", "src/fork"]),
     (3, "breaker", ["src/breaker", "src/trip_rules"]),
     (4, "table", ["src/peer_table", "src/peer_hash"]),

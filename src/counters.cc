@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "huge_pages.h"
 #include "sync.h"
 
 namespace circuit::internal {
@@ -42,6 +43,8 @@ CountArray* NewArray(std::uint32_t size) noexcept {
       sizeof(CountArray) + (std::size_t{size} - 1) * sizeof(std::uint64_t),
       std::nothrow);
   if (p == nullptr) return nullptr;
+  AdviseHugePages(p, sizeof(CountArray) +
+                         (std::size_t{size} - 1) * sizeof(std::uint64_t));
   auto* a = static_cast<CountArray*>(p);
   a->size = size;
   for (std::uint32_t i = 0; i < size; ++i) {

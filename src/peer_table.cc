@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 #include "arith.h"
 #include "epoch.h"
+#include "huge_pages.h"
 
 namespace circuit::internal {
 
@@ -77,16 +78,23 @@ class EntryPool {
   struct Cell {
     Cell* next;
   };
+  // Slabs of 64 KiB, and once the pool holds kBigAfter of them, of 8 MiB
+  // in huge pages (huge_pages.h): a set of a million peers looks its
+  // entries up over 200 MB.
   static constexpr std::size_t kSlabBytes = 64 * 1024;
-  static constexpr std::size_t kCells = kSlabBytes / sizeof(Entry);
+  static constexpr std::size_t kBigSlabBytes = 8 * 1024 * 1024;
+  static constexpr std::size_t kBigAfter = 128;
 
   void RefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     slabs_.reserve(slabs_.size() + 1);  // may throw: nothing changed yet
-    void* slab = ::operator new(kSlabBytes, std::align_val_t{alignof(Entry)});
+    const std::size_t bytes =
+        slabs_.size() < kBigAfter ? kSlabBytes : kBigSlabBytes;
+    void* slab = ::operator new(bytes, std::align_val_t{alignof(Entry)});
+    AdviseHugePages(slab, bytes);
     slabs_.push_back(slab);
     // Pushed in reverse, so cells are handed out in address order.
     char* base = static_cast<char*>(slab);
-    for (std::size_t i = kCells; i-- > 0;) {
+    for (std::size_t i = bytes / sizeof(Entry); i-- > 0;) {
       auto* c = reinterpret_cast<Cell*>(base + i * sizeof(Entry));
       c->next = free_;
       free_ = c;
@@ -174,6 +182,7 @@ void Entry::Destroy(void* entry) noexcept {
 PeerTable::Table::Table(std::size_t slots_wanted)
     : capacity(slots_wanted),
       slots(new std::atomic<std::uintptr_t>[slots_wanted]) {
+  AdviseHugePages(slots.get(), capacity * sizeof(slots[0]));
   for (std::size_t i = 0; i < capacity; ++i) {
     slots[i].store(0, std::memory_order_relaxed);
   }
