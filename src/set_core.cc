@@ -124,7 +124,8 @@ const Policy* SetCore::Intern(const BreakerOptions& options) {
 const Policy* SetCore::PolicyForNewPeer(std::string_view peer) {
   // No configure() yet (the common case): no lock, no second hash. One that
   // runs meanwhile is caught by Adopt or finds the entry (see there).
-  if (!configured_.load(std::memory_order_acquire) && !options_.options_for) {
+  if (configured_.load(std::memory_order_acquire) == 0 &&
+      !options_.options_for) {
     return default_policy_;
   }
   {
@@ -181,12 +182,12 @@ Entry* SetCore::FindOrCreate(std::string_view peer, std::uint64_t hash,
 }
 
 void SetCore::Adopt(Entry* e, std::string_view peer, const Policy* used) {
-  // The entry is in the table now. Configure sets configured_ and then looks
-  // for the entry, each side with a seq_cst fence between its store and its
-  // load: so either this sees configured_ and takes the lock below, or that
-  // Configure finds the entry and sets its policy itself.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-  if (configured_.load(std::memory_order_relaxed)) {
+  // The entry is in the table now. This and Configure each do a read-
+  // modify-write of configured_ (this one adds 0), so one of the two reads
+  // the other's: either this one sees configured_ set and takes the lock
+  // below, or that Configure, having read this one (release), finds the
+  // entry and sets its policy itself.
+  if (configured_.fetch_add(0, std::memory_order_acq_rel) != 0) {
     // Serialised with Configure's update of overrides_ and of the entry it
     // finds: whichever runs last leaves the last configure()'s policy, even
     // when one ran while `used` was chosen (options_for runs unlocked).
@@ -229,18 +230,24 @@ Verdict SetCore::RefuseBadPeer(std::string_view peer,
   return v;
 }
 
-Verdict SetCore::Refuse(Entry* e, std::uint32_t pin, const Verdict& v,
+Verdict SetCore::Refuse(Entry* e, std::uint32_t pin, Refusal refusal,
+                        std::int64_t retry_after_ns, std::int32_t limit,
                         absl::Status* status) noexcept {
-  const bool busy = v.refusal == Refusal::kBusy;
+  const bool busy = refusal == Refusal::kBusy;
   // The breaker counts its own rejections; a full bulkhead is the set's.
   if (busy) e->breaker.CountRejection();
   table_.Touch(e);
   if (events_.has_listeners()) [[unlikely]] events_.Rejected(e->key());
   if (status != nullptr) {
+    // Assigned from the peer's kept status (a reference taken), not through
+    // a temporary of either kind.
     try {
-      *status = busy ? absl::ResourceExhaustedError(
-                           ConcurrencyLimitMessage(e->key(), v.limit))
-                     : e->RejectionStatus();
+      if (busy) {
+        *status = absl::ResourceExhaustedError(
+            ConcurrencyLimitMessage(e->key(), limit));
+      } else {
+        *status = e->RejectionStatus();
+      }
     } catch (...) {
       // No memory to build the peer's status.
       *status = busy ? absl::ResourceExhaustedError("concurrency limit reached")
@@ -248,6 +255,10 @@ Verdict SetCore::Refuse(Entry* e, std::uint32_t pin, const Verdict& v,
     }
   }
   Epoch::Unpin(pin);
+  Verdict v;
+  v.refusal = refusal;
+  v.retry_after_ns = retry_after_ns;
+  v.limit = limit;
   return v;
 }
 
@@ -290,7 +301,7 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
     std::int64_t now = raw == State::kOpen ? CoarseNowNs(&slack) : 0;
     if (e->breaker.RejectIfOpen(now, slack, &retry_after_ns) ||
         (slack != 0 && e->breaker.RejectIfOpen(NowNs(), 0, &retry_after_ns))) {
-      return Refuse(e, pin, Verdict::Open(retry_after_ns), status);
+      return Refuse(e, pin, Refusal::kOpen, retry_after_ns, 0, status);
     }
   }
   // The bulkhead: a slot first, given back when the breaker refuses.
@@ -307,7 +318,7 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
     return v;
   }
   if (limit > 0 && !e->breaker.TryTakeSlot(limit)) {
-    return Refuse(e, pin, Verdict::Busy(limit), status);
+    return Refuse(e, pin, Refusal::kBusy, 0, limit, status);
   }
   Decision d = e->breaker.Admit(*clock_);
   if (limit > 0 && !d.admitted) e->breaker.ReleaseSlot();
@@ -318,7 +329,7 @@ Verdict SetCore::AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
   }
   if (d.transition.happened) Report(e, d.transition);
   if (!d.admitted) {
-    return Refuse(e, pin, Verdict::Open(d.retry_after_ns), status);
+    return Refuse(e, pin, Refusal::kOpen, d.retry_after_ns, 0, status);
   }
   table_.Touch(e);
   Verdict v;
@@ -570,8 +581,7 @@ void SetCore::Configure(std::string_view peer, const BreakerOptions& options) {
   MutexLock lock(&mu_);
   const Policy* policy = Intern(options);
   overrides_[absl::string_view(peer.data(), peer.size())] = policy;
-  configured_.store(true, std::memory_order_release);
-  std::atomic_thread_fence(std::memory_order_seq_cst);  // see Adopt
+  configured_.exchange(1, std::memory_order_acq_rel);  // see Adopt
   if (Entry* e = FindLive(peer, PeerTable::Hash(peer))) {
     e->breaker.SetPolicy(policy);
   }

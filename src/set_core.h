@@ -193,10 +193,13 @@ class SetCore final : public CoreHot, public StoreSink {
   // and `status` are not used, and an admitting verdict holds nothing.
   Verdict AdmitSlow(Entry* e, std::uint32_t pin, absl::Status* status,
                     Mode mode = Mode::kAdmit);
-  // Carries out the refusal `v` (kOpen or kBusy) of `e`: counted, reported
-  // to listeners, its status into `*status` when not null; releases the
-  // pin.
-  Verdict Refuse(Entry* e, std::uint32_t pin, const Verdict& v,
+  // Carries out a refusal of `e` (kOpen until `retry_after_ns`, or kBusy at
+  // `limit`): counted, reported to listeners, its status into `*status`
+  // when not null; releases the pin. Returns the refusing verdict, built in
+  // place (a verdict passed in would be copied out with wide loads of its
+  // just-stored fields: a store-forwarding stall on every rejection).
+  Verdict Refuse(Entry* e, std::uint32_t pin, Refusal refusal,
+                 std::int64_t retry_after_ns, std::int32_t limit,
                  absl::Status* status) noexcept;
   // Runs an outlier evaluation when one is due at `now_ns`.
   void MaybeEvaluate(std::int64_t now_ns) noexcept;
@@ -278,7 +281,7 @@ class SetCore final : public CoreHot, public StoreSink {
   std::int64_t last_sweep_ns_ ABSL_GUARDED_BY(mu_) = 0;
   // Whether overrides_ was ever written (set under mu_, never cleared): until
   // then a new peer's policy is the default one, found without the lock.
-  std::atomic<bool> configured_{false};
+  std::atomic<std::uint8_t> configured_{0};
 
   // When the next automatic outlier evaluation is due.
   std::atomic<std::int64_t> next_evaluation_ns_{0};
