@@ -309,11 +309,28 @@ std::vector<circuit::PeerHandle>* HandlesOf(circuit::CircuitBreakerSet& set) {
   }
 }
 
-// The set of the 10k peers (shared by every thread of a run).
-circuit::CircuitBreakerSet& SharedSet() {
-  static circuit::CircuitBreakerSet* set = SetOfPeers({});
-  return *set;
+// The sets of the 10k peers (shared by every thread of a run), without and
+// with a bulkhead (see BM_ContextBulkhead). Both are made together, by
+// whichever row needs one first: their entries then come from the pool in
+// the same state, in creation order, whatever rows ran before (a set made
+// after the new-peer rows would get their freed entries, in no order).
+struct HotSets {
+  circuit::CircuitBreakerSet* plain;
+  circuit::CircuitBreakerSet* bulkhead;
+};
+const HotSets& TheHotSets() {
+  static const HotSets sets = [] {
+    HotSets s;
+    s.plain = SetOfPeers({});
+    circuit::SetOptions o;
+    o.defaults.max_concurrent_calls = 1000;  // never reached
+    s.bulkhead = SetOfPeers(o);
+    return s;
+  }();
+  return sets;
 }
+
+circuit::CircuitBreakerSet& SharedSet() { return *TheHotSets().plain; }
 
 void BM_Context(benchmark::State& state) {
   ContextRoundRobin(state, SharedSet());
@@ -504,6 +521,48 @@ void BM_FloorRandom(benchmark::State& state) {
 }
 BENCHMARK(BM_FloorRandom)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
 
+// The same find over the same keys in the same order, where each key's value
+// is a record of a breaker's size (192 bytes, cache-line aligned, made in
+// key order as the entry pool makes entries) that the map points to: the
+// least a table can cost whose entries keep their address and hold what a
+// breaker holds. What a set adds over this is its own work per call.
+struct alignas(64) BreakerSized {
+  std::atomic<std::uint64_t> v{0};
+  char rest[184];
+};
+static_assert(sizeof(BreakerSized) == 192);
+
+absl::flat_hash_map<std::string, BreakerSized*>& ScaleStableMap(
+    std::int64_t n) {
+  static std::unordered_map<std::int64_t,
+                            absl::flat_hash_map<std::string, BreakerSized*>>
+      maps;
+  static std::vector<std::unique_ptr<BreakerSized[]>> records;
+  absl::flat_hash_map<std::string, BreakerSized*>& m = maps[n];
+  if (m.empty()) {
+    const std::vector<std::string>& keys = ScaleKeys(n);
+    records.emplace_back(new BreakerSized[keys.size()]);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      m.try_emplace(keys[i], &records.back()[i]);
+    }
+  }
+  return m;
+}
+
+void BM_StableFloorRandom(benchmark::State& state) {
+  const std::int64_t n = state.range(0);
+  absl::flat_hash_map<std::string, BreakerSized*>& map = ScaleStableMap(n);
+  const std::vector<std::string>& keys = ShuffledKeys(n);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const std::string& p = keys[i];
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second->v.load(std::memory_order_acquire));
+    if (++i == keys.size()) i = 0;
+  }
+}
+BENCHMARK(BM_StableFloorRandom)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
+
 // Closed admit + success through `context(peer)` over the same keys in the
 // same order.
 void BM_ContextRandom(benchmark::State& state) {
@@ -607,14 +666,7 @@ BENCHMARK(BM_AbslInsertEraseOldest)->Arg(kScaleSizes[0])->Arg(kScaleSizes[1]);
 // for the DESIGN.md section 5 target "max_concurrent_calls on <= 1.3 x off";
 // and the same through a handle, against BM_Handle.
 
-circuit::CircuitBreakerSet& BulkheadSet() {
-  static circuit::CircuitBreakerSet* set = [] {
-    circuit::SetOptions o;
-    o.defaults.max_concurrent_calls = 1000;
-    return SetOfPeers(o);
-  }();
-  return *set;
-}
+circuit::CircuitBreakerSet& BulkheadSet() { return *TheHotSets().bulkhead; }
 
 void BM_ContextBulkhead(benchmark::State& state) {
   ContextRoundRobin(state, BulkheadSet());
@@ -719,6 +771,7 @@ void RegisterFixed(benchmark::IterationCount n) {
       {"BM_Rejection", BM_Rejection, false},
       {"BM_RejectionOnePeer", BM_RejectionOnePeer, false},
       {"BM_FloorRandom", BM_FloorRandom, true},
+      {"BM_StableFloorRandom", BM_StableFloorRandom, true},
       {"BM_ContextRandom", BM_ContextRandom, true},
       {"BM_AbslInsertEraseOldest", BM_AbslInsertEraseOldest, true},
       {"BM_AdmitNewPeer", BM_AdmitNewPeer, true},

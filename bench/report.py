@@ -82,9 +82,13 @@ ROWS = [
     ("hand-written, admit + recorded failure (never trips), 10k peers",
      "BM_HandWrittenFailure"),
     ("floor over 10k keys in random order", "BM_FloorRandom/10000"),
+    ("floor over 10k keys in random order, each value a breaker-sized "
+     "record of its own", "BM_StableFloorRandom/10000"),
     ("circuit `context(peer)`, 10k peers in random order",
      "BM_ContextRandom/10000"),
     ("floor over 1 M keys in random order", "BM_FloorRandom/1000000"),
+    ("floor over 1 M keys in random order, each value a breaker-sized "
+     "record of its own", "BM_StableFloorRandom/1000000"),
     ("circuit `context(peer)`, 1 M peers in random order",
      "BM_ContextRandom/1000000"),
     ("absl insert + erase of the oldest key, 10k keys",
@@ -105,6 +109,8 @@ ROWS = [
 
 # The baseline of rows not measured against BM_Floor.
 FLOOR_OF = {
+    "BM_StableFloorRandom/10000": "BM_FloorRandom/10000",
+    "BM_StableFloorRandom/1000000": "BM_FloorRandom/1000000",
     "BM_ContextRandom/10000": "BM_FloorRandom/10000",
     "BM_ContextRandom/1000000": "BM_FloorRandom/1000000",
     "BM_AdmitNewPeer/10000": "BM_AbslInsertEraseOldest/10000",
@@ -465,6 +471,18 @@ def main():
     bulkhead_vs_slot = [e / s for e, s in zip(bulkhead_extra, slot_over_call)
                         if s > 0]
     limits = [
+        ("a lookup in random order whose entries keep their address and are "
+         "a breaker's size (192 B) costs at least",
+         "BM_StableFloorRandom/10000",
+         per_run("BM_StableFloorRandom/10000", "BM_FloorRandom/10000"),
+         "× floor, same keys"),
+        ("`context(peer)`, 10k peers in random order, against that floor",
+         "BM_ContextRandom/10000",
+         per_run("BM_ContextRandom/10000", "BM_StableFloorRandom/10000"),
+         "× that floor"),
+        ("the same bound over 1 M keys", "BM_StableFloorRandom/1000000",
+         per_run("BM_StableFloorRandom/1000000", "BM_FloorRandom/1000000"),
+         "× floor, same keys"),
         ("a refusal naming its peer can cost no less than its find plus one "
          "reference taken and dropped on the peer's status",
          "BM_StatusFloor", status_floor, "× floor"),
