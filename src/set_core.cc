@@ -230,9 +230,10 @@ Verdict SetCore::RefuseBadPeer(std::string_view peer,
   return v;
 }
 
-Verdict SetCore::Refuse(Entry* e, std::uint32_t pin, Refusal refusal,
-                        std::int64_t retry_after_ns, std::int32_t limit,
-                        absl::Status* status) noexcept {
+// Inlined into AdmitSlow, its only caller: a rejection is its common case.
+ABSL_ATTRIBUTE_ALWAYS_INLINE inline Verdict SetCore::Refuse(
+    Entry* e, std::uint32_t pin, Refusal refusal, std::int64_t retry_after_ns,
+    std::int32_t limit, absl::Status* status) noexcept {
   const bool busy = refusal == Refusal::kBusy;
   // The breaker counts its own rejections; a full bulkhead is the set's.
   if (busy) e->breaker.CountRejection();
