@@ -194,24 +194,20 @@ inline std::error_code make_std_error_code(errc e) noexcept {
 //
 // Whether `ec` is the rejection code.
 inline bool is_circuit_open(const boost::system::error_code& ec) noexcept {
-  return ec.value() == static_cast<int>(errc::circuit_open) &&
-         ec.category() == boost_category();
+  return ec == make_error_code(errc::circuit_open);
 }
 inline bool is_circuit_open(const std::error_code& ec) noexcept {
-  return ec.value() == static_cast<int>(errc::circuit_open) &&
-         ec.category() == std_category();
+  return ec == make_std_error_code(errc::circuit_open);
 }
 
 // is_concurrency_limited()
 //
 // Whether `ec` is the code of a full bulkhead.
 inline bool is_concurrency_limited(const boost::system::error_code& ec) noexcept {
-  return ec.value() == static_cast<int>(errc::concurrency_limit) &&
-         ec.category() == boost_category();
+  return ec == make_error_code(errc::concurrency_limit);
 }
 inline bool is_concurrency_limited(const std::error_code& ec) noexcept {
-  return ec.value() == static_cast<int>(errc::concurrency_limit) &&
-         ec.category() == std_category();
+  return ec == make_std_error_code(errc::concurrency_limit);
 }
 
 }  // namespace circuit::asio

@@ -309,6 +309,27 @@ BOOST_AUTO_TEST_CASE(RejectionThrowsCircuitOpenErrorForPlainResults) {
   BOOST_TEST(set.snapshot("p")->rejections == 1u);
 }
 
+// The predicates match the code and the category both: another category's
+// code of the same value, or another circuit code, is not it.
+BOOST_AUTO_TEST_CASE(ThePredicatesMatchValueAndCategory) {
+  namespace ca = circuit::asio;
+  const auto same_value_boost = boost::system::error_code(
+      static_cast<int>(ca::errc::circuit_open), boost::system::generic_category());
+  const auto same_value_std = std::error_code(
+      static_cast<int>(ca::errc::circuit_open), std::generic_category());
+
+  BOOST_TEST(ca::is_circuit_open(ca::make_error_code(ca::errc::circuit_open)));
+  BOOST_TEST(ca::is_circuit_open(ca::make_std_error_code(ca::errc::circuit_open)));
+  BOOST_TEST(!ca::is_circuit_open(same_value_boost));
+  BOOST_TEST(!ca::is_circuit_open(same_value_std));
+  BOOST_TEST(!ca::is_circuit_open(ca::make_error_code(ca::errc::concurrency_limit)));
+  BOOST_TEST(!ca::is_concurrency_limited(ca::make_error_code(ca::errc::circuit_open)));
+  BOOST_TEST(ca::is_concurrency_limited(
+      ca::make_std_error_code(ca::errc::concurrency_limit)));
+  BOOST_TEST(!ca::is_concurrency_limited(std::error_code(
+      static_cast<int>(ca::errc::concurrency_limit), std::generic_category())));
+}
+
 BOOST_AUTO_TEST_CASE(RejectionIsReturnedAsCircuitOpenForErrorCodeResults) {
   using Tuple = std::tuple<error_code, std::size_t>;
   set.open("p");
