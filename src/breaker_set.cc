@@ -99,13 +99,43 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
   }
 }
 
+// context() looks the peer up itself and admits a closed breaker inline
+// (SetCore::FindPinned, SetCore::AdmitsQuietly). That step calls nothing,
+// and the rest is out of line (the lambdas), so the common case spends
+// little on saving registers and returns no verdict through memory. A peer
+// found but not admitted there goes on to the engine with its entry and
+// pin: it is looked up once.
 Context CircuitBreakerSet::context(std::string_view peer) {
-  internal::ThreadHot* const thread = internal::ThisThread();
-  internal::Verdict v = core_->Admit(peer, nullptr, thread);
-  if (v.admitted()) [[likely]] {
-    return Context(core_.get(), v.ticket, internal::UncaughtExceptions(thread));
+  auto admit_entry = [](SetCore* core, internal::Entry* e, std::uint32_t pin,
+                        std::string_view id) __attribute__((noinline))
+                         -> Context {
+    internal::Verdict v = core->AdmitEntry(e, pin, nullptr);
+    if (v.admitted()) [[likely]] return Context(core, v.ticket);
+    ThrowRefusal(*core, id, v);
+  };
+  auto admit = [](SetCore* core, std::string_view id) __attribute__((noinline))
+                   -> Context {
+    internal::ThreadHot* const thread = internal::ThisThread();
+    internal::Verdict v = core->Admit(id, nullptr, thread);
+    if (v.admitted()) [[likely]] {
+      return Context(core, v.ticket, internal::UncaughtExceptions(thread));
+    }
+    ThrowRefusal(*core, id, v);
+  };
+  internal::ThreadHot* const thread = internal::epoch_detail::tl_record;
+  std::uint32_t pin;
+  internal::Entry* e;
+  if (thread != nullptr &&
+      (e = core_->FindPinned(peer, thread, &pin)) != nullptr) [[likely]] {
+    internal::Ticket ticket;
+    if (core_->AdmitsQuietly(e, &ticket.generation)) [[likely]] {
+      ticket.breaker = &e->breaker;
+      ticket.pin = pin;
+      return Context(core_.get(), ticket, internal::UncaughtExceptions(thread));
+    }
+    return admit_entry(core_.get(), e, pin, peer);
   }
-  ThrowRefusal(*core_, peer, v);
+  return admit(core_.get(), peer);
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {

@@ -83,9 +83,10 @@ struct alignas(64) Entry {
   // Whether this is the entry of `k`, whose hash is `h`. Inline keys are
   // compared in overlapping 8-byte words rather than through memcmp: a
   // lookup by peer id pays this on every call.
+  template <bool kShort = false>
   bool Matches(std::string_view k, std::uint64_t h) const noexcept {
     if (hash != h || key_len != k.size()) return false;
-    if (key_len > kInlineKey) [[unlikely]] {
+    if (!kShort && key_len > kInlineKey) [[unlikely]] {
       return std::memcmp(heap_key(), k.data(), key_len) == 0;
     }
     return ShortEquals(key_bytes, k.data(), key_len);
@@ -172,7 +173,16 @@ class PeerTable {
   //
   // The entry for `key`, or null. Lock-free. REQUIRES: the caller is pinned.
   ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* Find(std::string_view key,
-                                           std::uint64_t hash) const noexcept;
+                                           std::uint64_t hash) const noexcept {
+    return Lookup<false>(key, hash);
+  }
+  // As Find for a key of at most Entry::kInlineKey bytes (REQUIRED): its
+  // entry keeps it inline, so the comparison never leaves the entry's first
+  // line and the lookup calls nothing.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* FindShort(
+      std::string_view key, std::uint64_t hash) const noexcept {
+    return Lookup<true>(key, hash);
+  }
 
   // PeerTable::Insert()
   //
@@ -253,6 +263,11 @@ class PeerTable {
   // removed entry, kept so later keys of its probe chain stay reachable.
   // The home slot comes from the hash's high bits (Table::Home), the tag
   // from its low bits, so neighbours in a probe chain have unrelated tags.
+  // Find and FindShort: kShort when the key is known to be inline.
+  template <bool kShort>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* Lookup(std::string_view key,
+                                             std::uint64_t hash) const noexcept;
+
   static constexpr std::uintptr_t kTombstone = 1;
   static constexpr int kTagShift = 48;
   static constexpr std::uintptr_t kPointerMask =
@@ -341,16 +356,19 @@ inline std::uint64_t PeerTable::Hash(std::string_view key) noexcept {
   return PeerHash(key);
 }
 
-inline Entry* PeerTable::Find(std::string_view key,
-                              std::uint64_t hash) const noexcept {
+template <bool kShort>
+inline Entry* PeerTable::Lookup(std::string_view key,
+                                std::uint64_t hash) const noexcept {
   const Table* t = table_.load(std::memory_order_acquire);
   const std::uintptr_t tag = Tag(hash);
   for (std::size_t i = t->Home(hash);; i = t->Next(i)) {
     std::uintptr_t v = t->slots[i].load(std::memory_order_acquire);
     if (v == 0) return nullptr;
-    if ((v & ~kPointerMask) != tag) continue;  // another key, or a tombstone
-    Entry* e = Untag(v);
-    if (e->Matches(key, hash)) return e;
+    // With the tag's bits cleared by xor: no mask to hold in a register.
+    const std::uintptr_t untagged = v ^ tag;
+    if ((untagged >> kTagShift) != 0) continue;  // another key, or a tombstone
+    Entry* e = reinterpret_cast<Entry*>(untagged);
+    if (e->template Matches<kShort>(key, hash)) return e;
   }
 }
 

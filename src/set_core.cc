@@ -60,6 +60,8 @@ SetCore::SetCore(SetOptions options)
       clock_(options_.clock != nullptr ? options_.clock
                                        : &MonotonicClock::instance()),
       coarse_slack_ns_(CoarseSlackNs(clock_)),
+      short_id_bytes_(std::min<std::size_t>(options_.max_peer_id_bytes,
+                                            Entry::kInlineKey)),
       seed_(SeedFrom(options_.random_seed)),
       failure_code_mask_(CodeMask(options_.failure_codes)),
       idle_ns_(absl::ToInt64Nanoseconds(options_.idle_timeout)),

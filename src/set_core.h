@@ -108,6 +108,26 @@ class SetCore final : public CoreHot, public StoreSink {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
                                              absl::Status* status,
                                              ThreadHot* thread);
+  // SetCore::FindPinned()
+  //
+  // The engine's lookup, for callers that try AdmitsPlainly themselves: when
+  // `peer` is a tracked peer whose id is kept inline in its entry, pins for
+  // the calling thread (record `thread`), sets `*pin` and returns the entry,
+  // for AdmitEntry when it does not admit plainly. Otherwise returns null
+  // having done nothing, for Admit. Calls nothing, so that a caller whose
+  // other paths are calls out of line needs no saved register on this one.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* FindPinned(std::string_view peer,
+                                                 ThreadHot* thread,
+                                                 std::uint32_t* pin) noexcept;
+  // SetCore::AdmitsQuietly()
+  //
+  // AdmitEntry's closed admission when the set has no listener (nothing to
+  // call): when `e`'s breaker is closed and needs no timing, takes its
+  // bulkhead slot if it has one, keeps its recency if the set evicts, sets
+  // `*generation` and returns true. Otherwise returns false having done
+  // nothing, for AdmitEntry.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool AdmitsQuietly(
+      Entry* e, std::uint64_t* generation) noexcept;
   // As Admit for an entry already found and pinned (`pin`); the pin goes to
   // the ticket, or is released when refused or on a throw. May throw
   // std::bad_alloc (re-creating a peer whose entry was retired).
@@ -257,6 +277,8 @@ class SetCore final : public CoreHot, public StoreSink {
   // For the default clock: how far CLOCK_MONOTONIC_COARSE may lag
   // CLOCK_MONOTONIC (two of its ticks); -1 when it is not to be used.
   const std::int64_t coarse_slack_ns_;
+  // The longest peer id FindPinned takes: valid, and kept inline.
+  const std::size_t short_id_bytes_;
   const std::uint64_t seed_;
   const std::uint32_t failure_code_mask_;
   const std::int64_t idle_ns_;
@@ -299,7 +321,8 @@ inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status) {
 
 inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status,
                               ThreadHot* thread) {
-  if (peer.empty() || peer.size() > options_.max_peer_id_bytes) [[unlikely]] {
+  // Empty (size - 1 wraps) or too long, in one comparison.
+  if (peer.size() - 1 >= options_.max_peer_id_bytes) [[unlikely]] {
     return RefuseBadPeer(peer, status);
   }
   std::uint32_t pin = EpochPin(thread);
@@ -307,6 +330,28 @@ inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status,
   Entry* e = table_.Find(peer, hash);
   if (e == nullptr) [[unlikely]] e = CreatePinned(peer, hash, pin);
   return AdmitEntry(e, pin, status);
+}
+
+inline Entry* SetCore::FindPinned(std::string_view peer, ThreadHot* thread,
+                                  std::uint32_t* pin) noexcept {
+  // Empty (size - 1 wraps) or longer than short ids: Admit's.
+  if (peer.size() - 1 >= short_id_bytes_) [[unlikely]] return nullptr;
+  *pin = EpochPin(thread);
+  Entry* e = table_.FindShort(peer, PeerTable::Hash(peer));
+  if (e == nullptr) [[unlikely]] EpochUnpin(thread, *pin);
+  return e;
+}
+
+inline bool SetCore::AdmitsQuietly(Entry* e,
+                                   std::uint64_t* generation) noexcept {
+  const std::uint8_t flags = general.load(std::memory_order_relaxed);
+  if ((flags & kListening) != 0 ||
+      !(e->breaker.AdmitsClosed(generation) ||
+        e->breaker.AdmitsClosedTakingSlot(generation))) [[unlikely]] {
+    return false;
+  }
+  if (flags != 0) table_.Touch(e);
+  return true;
 }
 
 inline Verdict SetCore::AdmitEntry(Entry* e, std::uint32_t pin,

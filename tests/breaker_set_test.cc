@@ -683,6 +683,9 @@ BOOST_DATA_TEST_CASE(PeerIdsLongerThanMaxPeerIdBytesAreRejected,
 
   if (length <= 8) {
     BOOST_TEST(ctx.ok());
+    ctx->fail();
+    s.context(id).fail();  // found by context()'s own lookup
+    BOOST_TEST(s.snapshot(id)->failures == 2u);
   } else {
     BOOST_TEST(absl::IsInvalidArgument(ctx.status()));
     BOOST_TEST(std::string(ctx.status().message()).find("max_peer_id_bytes") !=
@@ -690,6 +693,25 @@ BOOST_DATA_TEST_CASE(PeerIdsLongerThanMaxPeerIdBytesAreRejected,
     BOOST_CHECK_THROW(s.context(id), std::invalid_argument);
     BOOST_TEST(s.size() == 0u);
   }
+}
+
+// context() looks up ids kept inline in their entry (up to 28 bytes) itself,
+// and longer ones through the engine: either way, ids differing in their
+// last byte are two peers, each found again.
+BOOST_DATA_TEST_CASE(PeerIdsAroundTheInlineLimitAreFoundAgain,
+                     bdata::make({27, 28, 29}), length) {
+  CircuitBreakerSet s(ManualOptions(&clock));
+  std::string id(static_cast<std::size_t>(length), 'p');
+  std::string sibling = id;
+  sibling.back() = 'q';
+
+  s.context(id).fail();
+  s.context(id).fail();
+  s.context(sibling).fail();
+
+  BOOST_TEST(s.snapshot(id)->failures == 2u);
+  BOOST_TEST(s.snapshot(sibling)->failures == 1u);
+  BOOST_TEST(s.size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(StatusCallWithABadPeerReturnsInvalidArgument) {

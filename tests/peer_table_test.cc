@@ -51,8 +51,14 @@ struct TableFixture {
     return e;
   }
 
+  // Find, and for an inline key FindShort too, which must agree with it.
   Entry* Get(const std::string& key, std::uint64_t hash = 0) const {
-    return table.Find(key, hash != 0 ? hash : PeerTable::Hash(key));
+    const std::uint64_t h = hash != 0 ? hash : PeerTable::Hash(key);
+    Entry* e = table.Find(key, h);
+    if (key.size() <= Entry::kInlineKey) {
+      BOOST_TEST(table.FindShort(key, h) == e, "FindShort of " << key);
+    }
+    return e;
   }
 
   EpochGuard pin;  // every test reads the table while pinned
