@@ -99,43 +99,47 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
   }
 }
 
-// context() looks the peer up itself and admits a closed breaker inline
-// (SetCore::FindPinned, SetCore::AdmitsQuietly). That step calls nothing,
-// and the rest is out of line (the lambdas), so the common case spends
-// little on saving registers and returns no verdict through memory. A peer
-// found but not admitted there goes on to the engine with its entry and
-// pin: it is looked up once.
+// context() looks a peer with a short id up itself and admits a closed
+// breaker inline (SetCore::FindShort, SetCore::AdmitsQuietly). That step
+// calls nothing, and the rest is out of line (the lambdas), so the common
+// case spends little on saving registers and returns no verdict through
+// memory. What it found, or did not, goes on to the engine with its pin:
+// the peer is looked up once.
 Context CircuitBreakerSet::context(std::string_view peer) {
-  auto admit_entry = [](SetCore* core, internal::Entry* e, std::uint32_t pin,
-                        std::string_view id) __attribute__((noinline))
-                         -> Context {
-    internal::Verdict v = core->AdmitEntry(e, pin, nullptr);
+  // Throws the refusal of `v`, or makes its context.
+  static constexpr auto made = [](SetCore* core, const internal::Verdict& v,
+                                  std::string_view id) -> Context {
     if (v.admitted()) [[likely]] return Context(core, v.ticket);
     ThrowRefusal(*core, id, v);
   };
-  auto admit = [](SetCore* core, std::string_view id) __attribute__((noinline))
-                   -> Context {
-    internal::ThreadHot* const thread = internal::ThisThread();
-    internal::Verdict v = core->Admit(id, nullptr, thread);
-    if (v.admitted()) [[likely]] {
-      return Context(core, v.ticket, internal::UncaughtExceptions(thread));
-    }
-    ThrowRefusal(*core, id, v);
+  auto admit_found = [](SetCore* core, internal::Entry* e, std::uint32_t pin,
+                        std::string_view id) __attribute__((noinline)) {
+    return made(core, core->AdmitEntry(e, pin, nullptr), id);
   };
+  auto admit_new = [](SetCore* core, std::string_view id, std::uint64_t hash,
+                      std::uint32_t pin) __attribute__((noinline)) {
+    return made(core, core->AdmitNew(id, hash, pin, nullptr), id);
+  };
+  auto admit = [](SetCore* core, std::string_view id)
+                   __attribute__((noinline)) {
+    return made(core, core->Admit(id, nullptr), id);
+  };
+  SetCore* const core = core_.get();
   internal::ThreadHot* const thread = internal::epoch_detail::tl_record;
-  std::uint32_t pin;
-  internal::Entry* e;
-  if (thread != nullptr &&
-      (e = core_->FindPinned(peer, thread, &pin)) != nullptr) [[likely]] {
-    internal::Ticket ticket;
-    if (core_->AdmitsQuietly(e, &ticket.generation)) [[likely]] {
-      ticket.breaker = &e->breaker;
-      ticket.pin = pin;
-      return Context(core_.get(), ticket, internal::UncaughtExceptions(thread));
-    }
-    return admit_entry(core_.get(), e, pin, peer);
+  if (thread == nullptr || !core->IsShortId(peer)) [[unlikely]] {
+    return admit(core, peer);
   }
-  return admit(core_.get(), peer);
+  const std::uint32_t pin = internal::EpochPin(thread);
+  const std::uint64_t hash = internal::PeerTable::Hash(peer);
+  internal::Entry* const e = core->FindShort(peer, hash);
+  if (e == nullptr) [[unlikely]] return admit_new(core, peer, hash, pin);
+  internal::Ticket ticket;
+  if (core->AdmitsQuietly(e, &ticket.generation)) [[likely]] {
+    ticket.breaker = &e->breaker;
+    ticket.pin = pin;
+    return Context(core, ticket, internal::UncaughtExceptions(thread));
+  }
+  return admit_found(core, e, pin, peer);
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {

@@ -265,6 +265,11 @@ ABSL_ATTRIBUTE_ALWAYS_INLINE inline Verdict SetCore::Refuse(
   return v;
 }
 
+Verdict SetCore::AdmitNew(std::string_view peer, std::uint64_t hash,
+                          std::uint32_t pin, absl::Status* status) {
+  return AdmitEntry(CreatePinned(peer, hash, pin), pin, status);
+}
+
 Entry* SetCore::CreatePinned(std::string_view peer, std::uint64_t hash,
                              std::uint32_t pin) {
   try {

@@ -108,17 +108,22 @@ class SetCore final : public CoreHot, public StoreSink {
   ABSL_ATTRIBUTE_ALWAYS_INLINE Verdict Admit(std::string_view peer,
                                              absl::Status* status,
                                              ThreadHot* thread);
-  // SetCore::FindPinned()
-  //
-  // The engine's lookup, for callers that try AdmitsPlainly themselves: when
-  // `peer` is a tracked peer whose id is kept inline in its entry, pins for
-  // the calling thread (record `thread`), sets `*pin` and returns the entry,
-  // for AdmitEntry when it does not admit plainly. Otherwise returns null
-  // having done nothing, for Admit. Calls nothing, so that a caller whose
-  // other paths are calls out of line needs no saved register on this one.
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* FindPinned(std::string_view peer,
-                                                 ThreadHot* thread,
-                                                 std::uint32_t* pin) noexcept;
+  // The engine's lookup, for callers that admit by themselves first
+  // (context()): an id of at most ShortIdBytes() bytes is valid and kept
+  // inline in its entry, so FindShort finds it calling nothing. REQUIRES
+  // (FindShort): pinned, and such an id.
+  bool IsShortId(std::string_view peer) const noexcept {
+    return peer.size() - 1 < short_id_bytes_;  // empty: size - 1 wraps
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* FindShort(
+      std::string_view peer, std::uint64_t hash) const noexcept {
+    return table_.FindShort(peer, hash);
+  }
+  // As AdmitEntry for a peer that the caller, pinned (`pin`), did not find:
+  // creates it. May throw std::bad_alloc (the pin released).
+  Verdict AdmitNew(std::string_view peer, std::uint64_t hash,
+                   std::uint32_t pin, absl::Status* status);
+
   // SetCore::AdmitsQuietly()
   //
   // AdmitEntry's closed admission when the set has no listener (nothing to
@@ -277,7 +282,7 @@ class SetCore final : public CoreHot, public StoreSink {
   // For the default clock: how far CLOCK_MONOTONIC_COARSE may lag
   // CLOCK_MONOTONIC (two of its ticks); -1 when it is not to be used.
   const std::int64_t coarse_slack_ns_;
-  // The longest peer id FindPinned takes: valid, and kept inline.
+  // The longest peer id IsShortId takes: valid, and kept inline.
   const std::size_t short_id_bytes_;
   const std::uint64_t seed_;
   const std::uint32_t failure_code_mask_;
@@ -330,16 +335,6 @@ inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status,
   Entry* e = table_.Find(peer, hash);
   if (e == nullptr) [[unlikely]] e = CreatePinned(peer, hash, pin);
   return AdmitEntry(e, pin, status);
-}
-
-inline Entry* SetCore::FindPinned(std::string_view peer, ThreadHot* thread,
-                                  std::uint32_t* pin) noexcept {
-  // Empty (size - 1 wraps) or longer than short ids: Admit's.
-  if (peer.size() - 1 >= short_id_bytes_) [[unlikely]] return nullptr;
-  *pin = EpochPin(thread);
-  Entry* e = table_.FindShort(peer, PeerTable::Hash(peer));
-  if (e == nullptr) [[unlikely]] EpochUnpin(thread, *pin);
-  return e;
 }
 
 inline bool SetCore::AdmitsQuietly(Entry* e,
