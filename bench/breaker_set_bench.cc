@@ -27,6 +27,7 @@
 // Run: python3 bench/report.py build-bench/bench/breaker_set_bench
 
 #include <malloc.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -145,6 +146,47 @@ void BM_StatusFloor(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_StatusFloor);
+
+// The same refusal through entries that keep their address (as BM_StableFloor
+// to BM_Floor), each a breaker's size with the state and the status in its
+// first line: what a rejection by peer id costs at least in a table whose
+// breakers do not move.
+void BM_StableStatusFloor(benchmark::State& state) {
+  struct alignas(64) Record {
+    Cell cell;
+    absl::Status status;
+    char rest[192 - sizeof(Cell) - sizeof(absl::Status)];
+  };
+  absl::flat_hash_map<std::string, std::unique_ptr<Record>> map;
+  for (const std::string& p : Peers()) {
+    auto r = std::make_unique<Record>();
+    r->status = absl::UnavailableError(p + " is open");
+    map.try_emplace(p, std::move(r));
+  }
+  const std::vector<std::string>& peers = Peers();
+  int i = 0;
+  for (auto _ : state) {
+    std::string_view p = peers[i];
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second->cell.v.load(std::memory_order_acquire));
+    absl::StatusOr<int> r = it->second->status;
+    benchmark::DoNotOptimize(r);
+    i = Next(i);
+  }
+}
+BENCHMARK(BM_StableStatusFloor);
+
+// One read of CLOCK_MONOTONIC_COARSE: a rejection must know that its
+// peer's open period has not ended, and this is the cheapest clock that
+// tells it.
+void BM_CoarseClock(benchmark::State& state) {
+  for (auto _ : state) {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    benchmark::DoNotOptimize(ts);
+  }
+}
+BENCHMARK(BM_CoarseClock);
 
 void BM_NoLookupFloor(benchmark::State& state) {
   std::vector<Cell> cells(kPeers);
@@ -673,6 +715,18 @@ void BM_ContextBulkhead(benchmark::State& state) {
 }
 BENCHMARK(BM_ContextBulkhead)->Threads(1)->Threads(2)->UseRealTime();
 
+// context(peer) in a set that keeps recency for eviction (max_peers, never
+// reached here): the general path's closed admission.
+void BM_ContextCapped(benchmark::State& state) {
+  static circuit::CircuitBreakerSet* const set = [] {
+    circuit::SetOptions o;
+    o.max_peers = 1000000;
+    return SetOfPeers(o);
+  }();
+  ContextRoundRobin(state, *set);
+}
+BENCHMARK(BM_ContextCapped);
+
 void BM_HandleBulkhead(benchmark::State& state) {
   static const std::vector<circuit::PeerHandle>* handles =
       HandlesOf(BulkheadSet());
@@ -764,6 +818,7 @@ void RegisterFixed(benchmark::IterationCount n) {
       {"BM_Floor", BM_Floor, false},
       {"BM_StableFloor", BM_StableFloor, false},
       {"BM_StatusFloor", BM_StatusFloor, false},
+      {"BM_StableStatusFloor", BM_StableStatusFloor, false},
       {"BM_Context", BM_Context, false},
       {"BM_Handle", BM_Handle, false},
       {"BM_HandWrittenFailure", BM_HandWrittenFailure, false},

@@ -49,6 +49,10 @@ ROWS = [
      "BM_StableFloor"),
     ("floor of a refusal naming its peer: the find, and the peer's shared "
      "status returned in a StatusOr", "BM_StatusFloor"),
+    ("the same refusal through entries that keep their address (192 B, the "
+     "status in the first line)", "BM_StableStatusFloor"),
+    ("one read of the coarse clock (CLOCK_MONOTONIC_COARSE)",
+     "BM_CoarseClock"),
     ("hand-written mutex + unordered_map, 10k peers, 1 thread",
      "BM_HandWritten/real_time/threads:1"),
     ("hand-written, 10k peers, 2 threads", "BM_HandWritten/real_time/threads:2"),
@@ -330,6 +334,17 @@ def main():
                 out.append(t / src[base])
         return out
 
+    def per_run_sum(names, base):
+        """The sum of `names`' figures over `base`'s, in every run that has
+        them all."""
+        return [sum(med[n] for n in names) / med[base] for med, _ in runs
+                if all(med.get(n) for n in names + [base])]
+
+    def per_run_over_sum(name, names):
+        """`name`'s figure over the sum of `names`' figures, per run."""
+        return [med[name] / sum(med[n] for n in names) for med, _ in runs
+                if all(med.get(n) for n in names + [name])]
+
     def med_of(values):
         return statistics.median(values) if values else None
 
@@ -489,6 +504,16 @@ def main():
         ("`try_context` over 10k open peers against that floor",
          "BM_Rejection", per_run("BM_Rejection", "BM_StatusFloor"),
          "× the refusal floor"),
+        ("the same refusal through entries that keep their address, plus "
+         "the coarse clock read that tells it the peer is still open",
+         "BM_StableStatusFloor + BM_CoarseClock",
+         per_run_sum(["BM_StableStatusFloor", "BM_CoarseClock"], FLOOR),
+         "× floor"),
+        ("`try_context` over 10k open peers against that bound",
+         "BM_Rejection",
+         per_run_over_sum("BM_Rejection",
+                          ["BM_StableStatusFloor", "BM_CoarseClock"]),
+         "× that bound"),
         ("an exact bulkhead adds at least one locked increment and one "
          "locked decrement to the closed call",
          "BM_SlotFloor", [1 + v for v in slot_over_call], "× off at least"),
