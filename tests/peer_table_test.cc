@@ -110,6 +110,42 @@ BOOST_AUTO_TEST_CASE(EntryAddressesAreStableAcrossGrowth) {
   }
 }
 
+// A table made after another is destroyed gets the freed entries (and
+// counter ids) in address order, as from a fresh slab: walked in the order
+// its keys came, it reads memory one entry after the other.
+BOOST_AUTO_TEST_CASE(ATableMadeAfterAnotherIsDestroyedGetsItsEntriesInOrder) {
+  constexpr int kKeys = 3000;
+  auto fill = [&](PeerTable& t) {
+    std::vector<Entry*> made;
+    for (int i = 0; i < kKeys; ++i) {
+      const std::string key = "order" + std::to_string(i);
+      bool created = false;
+      made.push_back(
+          t.Insert(key, PeerTable::Hash(key), policy.get(), &created));
+    }
+    return made;
+  };
+  std::set<Entry*> freed;
+  {
+    PeerTable first;
+    std::vector<Entry*> made = fill(first);
+    freed.insert(made.begin(), made.end());
+  }
+
+  PeerTable second;
+  std::vector<Entry*> made = fill(second);
+
+  BOOST_TEST(std::set<Entry*>(made.begin(), made.end()) == freed);
+  int out_of_order = 0;
+  for (int i = 1; i < kKeys; ++i) {
+    if (made[i] < made[i - 1] ||
+        made[i]->breaker.count_id_ < made[i - 1]->breaker.count_id_) {
+      ++out_of_order;
+    }
+  }
+  BOOST_TEST(out_of_order == 0);
+}
+
 // A table is kept at most 3/8 full while it has at most 2^16 slots, and at
 // most 3/4 full past that; it grows geometrically either way, also across
 // that bound (not once per insert).
