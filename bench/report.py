@@ -107,6 +107,8 @@ ROWS = [
      "BM_ContextBulkhead/real_time/threads:1"),
     ("circuit `PeerHandle::context()` with `max_concurrent_calls` set",
      "BM_HandleBulkhead/real_time/threads:1"),
+    ("circuit `context(peer)` in a set with `max_peers` (recency kept), "
+     "10k peers", "BM_ContextCapped"),
     ("a locked increment and decrement (the floor of an exact bulkhead)",
      "BM_SlotFloor"),
 ]
