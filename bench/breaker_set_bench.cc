@@ -91,9 +91,61 @@ struct Cell {
   Cell(Cell&& o) noexcept : v(o.v.load(std::memory_order_relaxed)) {}
 };
 
+// A refusal's record: a cell and the peer's status, built once.
+struct Refusal {
+  Cell cell;
+  absl::Status status;
+};
+
+// A breaker-sized record that keeps its address, with the state and the
+// status in its first line.
+struct alignas(64) StableRecord {
+  Cell cell;
+  absl::Status status;
+  char rest[192 - sizeof(Cell) - sizeof(absl::Status)];
+};
+
+// The floors' maps over Peers(), built once, before any benchmark runs
+// (FloorMaps in main): every repetition of a floor reads the same memory,
+// laid out in the order the keys came, as a set's is. Built anew in each
+// repetition, a map's keys and values would come from what the last one
+// freed, in its hash order.
+struct FloorMaps {
+  absl::flat_hash_map<std::string, Cell> plain;
+  std::vector<Cell> cells;  // the stable map's values, in key order
+  absl::flat_hash_map<std::string, Cell*> stable;
+  absl::flat_hash_map<std::string, Refusal> refusals;
+  std::vector<StableRecord> records;  // in key order
+  absl::flat_hash_map<std::string, StableRecord*> stable_refusals;
+};
+
+const FloorMaps& TheFloorMaps() {
+  static const FloorMaps* const maps = [] {
+    auto* m = new FloorMaps;
+    const std::vector<std::string>& peers = Peers();
+    m->cells = std::vector<Cell>(peers.size());
+    m->records = std::vector<StableRecord>(peers.size());
+    // One map at a time: each one's keys (and statuses) are allocated one
+    // after the other, not interleaved with the other maps'.
+    for (const std::string& p : peers) m->plain.try_emplace(p);
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      m->stable.try_emplace(peers[i], &m->cells[i]);
+    }
+    for (const std::string& p : peers) {
+      m->refusals.try_emplace(p,
+                              Refusal{{}, absl::UnavailableError(p + " is open")});
+    }
+    for (std::size_t i = 0; i < peers.size(); ++i) {
+      m->records[i].status = absl::UnavailableError(peers[i] + " is open");
+      m->stable_refusals.try_emplace(peers[i], &m->records[i]);
+    }
+    return m;
+  }();
+  return *maps;
+}
+
 void BM_Floor(benchmark::State& state) {
-  absl::flat_hash_map<std::string, Cell> map;
-  for (const std::string& p : Peers()) map.try_emplace(p);
+  const auto& map = TheFloorMaps().plain;
   const std::vector<std::string>& peers = Peers();
   int i = 0;
   for (auto _ : state) {
@@ -109,8 +161,7 @@ BENCHMARK(BM_Floor);
 // and go, as breakers must (handles and in-flight calls hold them): the same
 // find, and the load through one more pointer.
 void BM_StableFloor(benchmark::State& state) {
-  absl::flat_hash_map<std::string, std::unique_ptr<Cell>> map;
-  for (const std::string& p : Peers()) map.try_emplace(p, new Cell);
+  const auto& map = TheFloorMaps().stable;
   const std::vector<std::string>& peers = Peers();
   int i = 0;
   for (auto _ : state) {
@@ -126,14 +177,7 @@ BENCHMARK(BM_StableFloor);
 // find, and the peer's status (built once) returned in a StatusOr and
 // dropped, which adds to and takes from the status's shared reference count.
 void BM_StatusFloor(benchmark::State& state) {
-  struct Refusal {
-    Cell cell;
-    absl::Status status;
-  };
-  absl::flat_hash_map<std::string, Refusal> map;
-  for (const std::string& p : Peers()) {
-    map.try_emplace(p, Refusal{{}, absl::UnavailableError(p + " is open")});
-  }
+  const auto& map = TheFloorMaps().refusals;
   const std::vector<std::string>& peers = Peers();
   int i = 0;
   for (auto _ : state) {
@@ -152,17 +196,7 @@ BENCHMARK(BM_StatusFloor);
 // first line: what a rejection by peer id costs at least in a table whose
 // breakers do not move.
 void BM_StableStatusFloor(benchmark::State& state) {
-  struct alignas(64) Record {
-    Cell cell;
-    absl::Status status;
-    char rest[192 - sizeof(Cell) - sizeof(absl::Status)];
-  };
-  absl::flat_hash_map<std::string, std::unique_ptr<Record>> map;
-  for (const std::string& p : Peers()) {
-    auto r = std::make_unique<Record>();
-    r->status = absl::UnavailableError(p + " is open");
-    map.try_emplace(p, std::move(r));
-  }
+  const auto& map = TheFloorMaps().stable_refusals;
   const std::vector<std::string>& peers = Peers();
   int i = 0;
   for (auto _ : state) {
@@ -297,10 +331,19 @@ BENCHMARK(BM_HandWrittenHotPeer)->Threads(1)->Threads(2)->UseRealTime();
 
 // Admit, then a recorded failure that does not trip, 10k peers round-robin
 // (against BM_RecordedFailure).
+// Its own map (failures pile up in it), made once as the shared one is.
+HandWrittenMap& FailureHandWritten() {
+  static HandWrittenMap* m = [] {
+    auto* map = new HandWrittenMap;
+    for (const std::string& p : Peers()) map->Success(map->Admit(p));
+    return map;
+  }();
+  return *m;
+}
+
 void BM_HandWrittenFailure(benchmark::State& state) {
-  HandWrittenMap map;
+  HandWrittenMap& map = FailureHandWritten();
   const std::vector<std::string>& peers = Peers();
-  for (const std::string& p : peers) map.Success(map.Admit(p));
   int i = 0;
   for (auto _ : state) {
     HandWrittenMap::Breaker* b = map.Admit(peers[i]);
@@ -422,12 +465,19 @@ void BM_HandleHotPeer(benchmark::State& state) {
 BENCHMARK(BM_HandleHotPeer)->Threads(1)->Threads(2)->UseRealTime();
 
 // A recorded failure on breakers that never trip (window rule off).
+// Its own set, made once as the hot ones are.
+circuit::CircuitBreakerSet& FailureSet() {
+  static circuit::CircuitBreakerSet* const set = [] {
+    circuit::SetOptions options;
+    options.defaults.max_failures = circuit::kUnlimited;
+    return SetOfPeers(options);
+  }();
+  return *set;
+}
+
 void BM_RecordedFailure(benchmark::State& state) {
-  circuit::SetOptions options;
-  options.defaults.max_failures = circuit::kUnlimited;
-  circuit::CircuitBreakerSet set(options);
+  circuit::CircuitBreakerSet& set = FailureSet();
   const std::vector<std::string>& peers = Peers();
-  for (const std::string& p : peers) set.context(p).succeed();
   int i = 0;
   for (auto _ : state) {
     circuit::Context ctx = set.context(peers[i]);
@@ -439,15 +489,25 @@ BENCHMARK(BM_RecordedFailure);
 
 // Rejections of open peers (open for an hour), 10k peers round-robin, after
 // each peer's first rejection.
+// Every peer open (and its rejection status built), made once as the hot
+// sets are.
+circuit::CircuitBreakerSet& OpenSet() {
+  static circuit::CircuitBreakerSet* const set = [] {
+    circuit::SetOptions options;
+    options.defaults.reset_timeout = absl::Hours(1);
+    auto* s = new circuit::CircuitBreakerSet(options);
+    for (const std::string& p : Peers()) {
+      s->open(p);
+      benchmark::DoNotOptimize(s->try_context(p));
+    }
+    return s;
+  }();
+  return *set;
+}
+
 void BM_Rejection(benchmark::State& state) {
-  circuit::SetOptions options;
-  options.defaults.reset_timeout = absl::Hours(1);
-  circuit::CircuitBreakerSet set(options);
+  circuit::CircuitBreakerSet& set = OpenSet();
   const std::vector<std::string>& peers = Peers();
-  for (const std::string& p : peers) {
-    set.open(p);
-    benchmark::DoNotOptimize(set.try_context(p));
-  }
   int i = 0;
   for (auto _ : state) {
     absl::StatusOr<circuit::Context> r = set.try_context(peers[i]);
@@ -853,6 +913,14 @@ int main(int argc, char** argv) {
   }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  // The shared 10k fixtures, made first, on a fresh heap, in the same order
+  // in every run: no row's memory depends on which rows ran before it.
+  TheFloorMaps();
+  SharedHandWritten();
+  FailureHandWritten();
+  TheHotSets();
+  FailureSet();
+  OpenSet();
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
   return 0;
