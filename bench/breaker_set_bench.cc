@@ -191,6 +191,19 @@ void BM_StatusFloor(benchmark::State& state) {
 }
 BENCHMARK(BM_StatusFloor);
 
+// The same refusal of one key, over and over: the floor of BM_RejectionOnePeer.
+void BM_StatusFloorOnePeer(benchmark::State& state) {
+  const auto& map = TheFloorMaps().refusals;
+  const std::string& p = Peers()[0];
+  for (auto _ : state) {
+    auto it = map.find(absl::string_view(p.data(), p.size()));
+    benchmark::DoNotOptimize(it->second.cell.v.load(std::memory_order_acquire));
+    absl::StatusOr<int> r = it->second.status;
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_StatusFloorOnePeer);
+
 // The same refusal through entries that keep their address (as BM_StableFloor
 // to BM_Floor), each a breaker's size with the state and the status in its
 // first line: what a rejection by peer id costs at least in a table whose
@@ -879,6 +892,7 @@ void RegisterFixed(benchmark::IterationCount n) {
       {"BM_StableFloor", BM_StableFloor, false},
       {"BM_StatusFloor", BM_StatusFloor, false},
       {"BM_StableStatusFloor", BM_StableStatusFloor, false},
+      {"BM_StatusFloorOnePeer", BM_StatusFloorOnePeer, false},
       {"BM_Context", BM_Context, false},
       {"BM_Handle", BM_Handle, false},
       {"BM_HandWrittenFailure", BM_HandWrittenFailure, false},

@@ -51,6 +51,8 @@ ROWS = [
      "status returned in a StatusOr", "BM_StatusFloor"),
     ("the same refusal through entries that keep their address (192 B, the "
      "status in the first line)", "BM_StableStatusFloor"),
+    ("the refusal floor for one key, over and over",
+     "BM_StatusFloorOnePeer"),
     ("one read of the coarse clock (CLOCK_MONOTONIC_COARSE)",
      "BM_CoarseClock"),
     ("hand-written mutex + unordered_map, 10k peers, 1 thread",
@@ -506,6 +508,16 @@ def main():
         ("`try_context` over 10k open peers against that floor",
          "BM_Rejection", per_run("BM_Rejection", "BM_StatusFloor"),
          "× the refusal floor"),
+        ("a refusal of one open peer: the refusal floor for one key, plus "
+         "the coarse clock read",
+         "BM_StatusFloorOnePeer + BM_CoarseClock",
+         per_run_sum(["BM_StatusFloorOnePeer", "BM_CoarseClock"], FLOOR),
+         "× floor"),
+        ("`try_context` of one open peer against that bound",
+         "BM_RejectionOnePeer",
+         per_run_over_sum("BM_RejectionOnePeer",
+                          ["BM_StatusFloorOnePeer", "BM_CoarseClock"]),
+         "× that bound"),
         ("the same refusal through entries that keep their address, plus "
          "the coarse clock read that tells it the peer is still open",
          "BM_StableStatusFloor + BM_CoarseClock",
