@@ -106,40 +106,40 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
 // memory. What it found, or did not, goes on to the engine with its pin:
 // the peer is looked up once.
 Context CircuitBreakerSet::context(std::string_view peer) {
-  // Throws the refusal of `v`, or makes its context.
-  static constexpr auto made = [](SetCore* core, const internal::Verdict& v,
-                                  std::string_view id) -> Context {
-    if (v.admitted()) [[likely]] return Context(core, v.ticket);
-    ThrowRefusal(*core, id, v);
-  };
-  auto admit_found = [](SetCore* core, internal::Entry* e, std::uint32_t pin,
-                        std::string_view id) __attribute__((noinline)) {
-    return made(core, core->AdmitEntry(e, pin, nullptr), id);
+  auto admit_found = [](SetCore* core, internal::Entry* e, std::uint32_t pin)
+                         __attribute__((noinline)) {
+    return core->AdmitEntry(e, pin, nullptr);
   };
   auto admit_new = [](SetCore* core, std::string_view id, std::uint64_t hash,
                       std::uint32_t pin) __attribute__((noinline)) {
-    return made(core, core->AdmitNew(id, hash, pin, nullptr), id);
+    return core->AdmitNew(id, hash, pin, nullptr);
   };
   auto admit = [](SetCore* core, std::string_view id)
-                   __attribute__((noinline)) {
-    return made(core, core->Admit(id, nullptr), id);
-  };
+                   __attribute__((noinline)) { return core->Admit(id, nullptr); };
   SetCore* const core = core_.get();
   internal::ThreadHot* const thread = internal::epoch_detail::tl_record;
-  if (thread == nullptr || !core->IsShortId(peer)) [[unlikely]] {
-    return admit(core, peer);
+  internal::Verdict v;
+  if (thread != nullptr && core->IsShortId(peer)) [[likely]] {
+    const std::uint32_t pin = internal::EpochPin(thread);
+    const std::uint64_t hash = internal::PeerTable::Hash(peer);
+    internal::Entry* const e = core->FindShort(peer, hash);
+    if (e != nullptr) [[likely]] {
+      internal::Ticket ticket;
+      if (core->AdmitsQuietly(e, &ticket.generation)) [[likely]] {
+        ticket.breaker = &e->breaker;
+        ticket.pin = pin;
+        return Context(core, ticket, internal::UncaughtExceptions(thread));
+      }
+      v = admit_found(core, e, pin);
+    } else {
+      v = admit_new(core, peer, hash, pin);
+    }
+  } else {
+    v = admit(core, peer);
   }
-  const std::uint32_t pin = internal::EpochPin(thread);
-  const std::uint64_t hash = internal::PeerTable::Hash(peer);
-  internal::Entry* const e = core->FindShort(peer, hash);
-  if (e == nullptr) [[unlikely]] return admit_new(core, peer, hash, pin);
-  internal::Ticket ticket;
-  if (core->AdmitsQuietly(e, &ticket.generation)) [[likely]] {
-    ticket.breaker = &e->breaker;
-    ticket.pin = pin;
-    return Context(core, ticket, internal::UncaughtExceptions(thread));
-  }
-  return admit_found(core, e, pin, peer);
+  if (v.admitted()) [[likely]] return Context(core, v.ticket);
+  // Thrown from this frame: one frame fewer for the exception to unwind.
+  ThrowRefusal(*core, peer, v);
 }
 
 absl::StatusOr<Context> CircuitBreakerSet::try_context(std::string_view peer) {
