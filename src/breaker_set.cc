@@ -101,10 +101,9 @@ void CircuitBreakerSet::throw_rejection(const Admission& a) {
 
 // context() looks a peer with a short id up itself and admits a closed
 // breaker inline (SetCore::FindShort, SetCore::AdmitsQuietly). That step
-// calls nothing, and the rest is out of line (the lambdas), so the common
-// case spends little on saving registers and returns no verdict through
-// memory. What it found, or did not, goes on to the engine with its pin:
-// the peer is looked up once.
+// calls nothing and returns no verdict through memory; the engine's other
+// steps are out of line (the lambdas). What it found, or did not, goes on
+// to them with its pin: the peer is looked up once.
 Context CircuitBreakerSet::context(std::string_view peer) {
   auto admit_found = [](SetCore* core, internal::Entry* e, std::uint32_t pin)
                          __attribute__((noinline)) {

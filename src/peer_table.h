@@ -257,17 +257,17 @@ class PeerTable {
   void EnableEviction() noexcept { evicting_ = true; }
 
  private:
+  // Find and FindShort: kShort when the key is known to be inline.
+  template <bool kShort>
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* Lookup(std::string_view key,
+                                             std::uint64_t hash) const noexcept;
+
   // A slot holds an entry pointer with a tag from its hash in the top 16
   // bits (user-space pointers use at most 48), so a probe skips other keys
   // without touching their entries. 0 is empty; kTombstone (tag 0) a
   // removed entry, kept so later keys of its probe chain stay reachable.
   // The home slot comes from the hash's high bits (Table::Home), the tag
   // from its low bits, so neighbours in a probe chain have unrelated tags.
-  // Find and FindShort: kShort when the key is known to be inline.
-  template <bool kShort>
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Entry* Lookup(std::string_view key,
-                                             std::uint64_t hash) const noexcept;
-
   static constexpr std::uintptr_t kTombstone = 1;
   static constexpr int kTagShift = 48;
   static constexpr std::uintptr_t kPointerMask =

@@ -109,9 +109,10 @@ class SetCore final : public CoreHot, public StoreSink {
                                              absl::Status* status,
                                              ThreadHot* thread);
   // The engine's lookup, for callers that admit by themselves first
-  // (context()): an id of at most ShortIdBytes() bytes is valid and kept
-  // inline in its entry, so FindShort finds it calling nothing. REQUIRES
-  // (FindShort): pinned, and such an id.
+  // (context()). A short id (at most max_peer_id_bytes and
+  // Entry::kInlineKey bytes, and not empty) is valid and kept inline in its
+  // entry, so FindShort finds it calling nothing. REQUIRES (FindShort):
+  // pinned, and a short id.
   bool IsShortId(std::string_view peer) const noexcept {
     return peer.size() - 1 < short_id_bytes_;  // empty: size - 1 wraps
   }
