@@ -144,16 +144,33 @@ const FloorMaps& TheFloorMaps() {
   return *maps;
 }
 
-void BM_Floor(benchmark::State& state) {
-  const auto& map = TheFloorMaps().plain;
+// The floors' loop: finds the peers round-robin in `map` and hands each
+// one's value to `use`.
+template <class Map, class Use>
+[[gnu::always_inline]] inline void FindRoundRobin(benchmark::State& state, const Map& map, Use use) {
   const std::vector<std::string>& peers = Peers();
   int i = 0;
   for (auto _ : state) {
     std::string_view p = peers[i];
-    auto it = map.find(absl::string_view(p.data(), p.size()));
-    benchmark::DoNotOptimize(it->second.v.load(std::memory_order_acquire));
+    use(map.find(absl::string_view(p.data(), p.size()))->second);
     i = Next(i);
   }
+}
+
+// A refusal's floor work on its record (Refusal or StableRecord): the state
+// loaded, and the peer's status returned in a StatusOr and dropped, which
+// adds to and takes from the status's shared reference count.
+template <class Record>
+[[gnu::always_inline]] inline void Refuse(const Record& r) {
+  benchmark::DoNotOptimize(r.cell.v.load(std::memory_order_acquire));
+  absl::StatusOr<int> result = r.status;
+  benchmark::DoNotOptimize(result);
+}
+
+void BM_Floor(benchmark::State& state) {
+  FindRoundRobin(state, TheFloorMaps().plain, [](const Cell& c) {
+    benchmark::DoNotOptimize(c.v.load(std::memory_order_acquire));
+  });
 }
 BENCHMARK(BM_Floor);
 
@@ -161,33 +178,17 @@ BENCHMARK(BM_Floor);
 // and go, as breakers must (handles and in-flight calls hold them): the same
 // find, and the load through one more pointer.
 void BM_StableFloor(benchmark::State& state) {
-  const auto& map = TheFloorMaps().stable;
-  const std::vector<std::string>& peers = Peers();
-  int i = 0;
-  for (auto _ : state) {
-    std::string_view p = peers[i];
-    auto it = map.find(absl::string_view(p.data(), p.size()));
-    benchmark::DoNotOptimize(it->second->v.load(std::memory_order_acquire));
-    i = Next(i);
-  }
+  FindRoundRobin(state, TheFloorMaps().stable, [](const Cell* c) {
+    benchmark::DoNotOptimize(c->v.load(std::memory_order_acquire));
+  });
 }
 BENCHMARK(BM_StableFloor);
 
 // The floor of a refusal that names its peer in an absl::Status: the floor's
-// find, and the peer's status (built once) returned in a StatusOr and
-// dropped, which adds to and takes from the status's shared reference count.
+// find, and the peer's status (built once) handed out (Refuse).
 void BM_StatusFloor(benchmark::State& state) {
-  const auto& map = TheFloorMaps().refusals;
-  const std::vector<std::string>& peers = Peers();
-  int i = 0;
-  for (auto _ : state) {
-    std::string_view p = peers[i];
-    auto it = map.find(absl::string_view(p.data(), p.size()));
-    benchmark::DoNotOptimize(it->second.cell.v.load(std::memory_order_acquire));
-    absl::StatusOr<int> r = it->second.status;
-    benchmark::DoNotOptimize(r);
-    i = Next(i);
-  }
+  FindRoundRobin(state, TheFloorMaps().refusals,
+                 [](const Refusal& r) { Refuse(r); });
 }
 BENCHMARK(BM_StatusFloor);
 
@@ -196,10 +197,7 @@ void BM_StatusFloorOnePeer(benchmark::State& state) {
   const auto& map = TheFloorMaps().refusals;
   const std::string& p = Peers()[0];
   for (auto _ : state) {
-    auto it = map.find(absl::string_view(p.data(), p.size()));
-    benchmark::DoNotOptimize(it->second.cell.v.load(std::memory_order_acquire));
-    absl::StatusOr<int> r = it->second.status;
-    benchmark::DoNotOptimize(r);
+    Refuse(map.find(absl::string_view(p.data(), p.size()))->second);
   }
 }
 BENCHMARK(BM_StatusFloorOnePeer);
@@ -209,17 +207,8 @@ BENCHMARK(BM_StatusFloorOnePeer);
 // first line: what a rejection by peer id costs at least in a table whose
 // breakers do not move.
 void BM_StableStatusFloor(benchmark::State& state) {
-  const auto& map = TheFloorMaps().stable_refusals;
-  const std::vector<std::string>& peers = Peers();
-  int i = 0;
-  for (auto _ : state) {
-    std::string_view p = peers[i];
-    auto it = map.find(absl::string_view(p.data(), p.size()));
-    benchmark::DoNotOptimize(it->second->cell.v.load(std::memory_order_acquire));
-    absl::StatusOr<int> r = it->second->status;
-    benchmark::DoNotOptimize(r);
-    i = Next(i);
-  }
+  FindRoundRobin(state, TheFloorMaps().stable_refusals,
+                 [](const StableRecord* r) { Refuse(*r); });
 }
 BENCHMARK(BM_StableStatusFloor);
 
