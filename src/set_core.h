@@ -125,6 +125,13 @@ class SetCore final : public CoreHot, public StoreSink {
   Verdict AdmitNew(std::string_view peer, std::uint64_t hash,
                    std::uint32_t pin, absl::Status* status);
 
+  // The engine's closed admission, without the set's part (recency,
+  // listeners): when `e`'s breaker is closed and its calls need no timing,
+  // takes its bulkhead slot if it has one, sets `*generation` and returns
+  // true; otherwise returns false having done nothing.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static bool AdmitsClosedCall(
+      Entry* e, std::uint64_t* generation) noexcept;
+
   // SetCore::AdmitsQuietly()
   //
   // AdmitEntry's closed admission when the set has no listener (nothing to
@@ -338,12 +345,17 @@ inline Verdict SetCore::Admit(std::string_view peer, absl::Status* status,
   return AdmitEntry(e, pin, status);
 }
 
+inline bool SetCore::AdmitsClosedCall(Entry* e,
+                                      std::uint64_t* generation) noexcept {
+  return e->breaker.AdmitsClosed(generation) ||
+         e->breaker.AdmitsClosedTakingSlot(generation);
+}
+
 inline bool SetCore::AdmitsQuietly(Entry* e,
                                    std::uint64_t* generation) noexcept {
   const std::uint8_t flags = general.load(std::memory_order_relaxed);
-  if ((flags & kListening) != 0 ||
-      !(e->breaker.AdmitsClosed(generation) ||
-        e->breaker.AdmitsClosedTakingSlot(generation))) [[unlikely]] {
+  if ((flags & kListening) != 0 || !AdmitsClosedCall(e, generation))
+      [[unlikely]] {
     return false;
   }
   if (flags != 0) table_.Touch(e);
@@ -355,8 +367,7 @@ inline Verdict SetCore::AdmitEntry(Entry* e, std::uint32_t pin,
   Verdict v;
   // The closed admission (AdmitsPlainly but for the set's flags, which are
   // read once, after it).
-  if (e->breaker.AdmitsClosed(&v.ticket.generation) ||
-      e->breaker.AdmitsClosedTakingSlot(&v.ticket.generation)) [[likely]] {
+  if (AdmitsClosedCall(e, &v.ticket.generation)) [[likely]] {
     if (general.load(std::memory_order_relaxed) != 0) [[unlikely]] {
       table_.Touch(e);
       if (events_.has_listeners()) events_.BeforeCall(e->key());
